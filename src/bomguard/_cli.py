@@ -1,0 +1,237 @@
+"""The command line: a thin layer over :mod:`bomguard.pipeline`.
+
+Exit codes: 0 policy passed · 1 policy failed · 2 usage or input error · 3 operational
+error that prevented a verdict. The report (the enriched SBOM) goes to ``-o`` or stdout;
+progress and problems go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from bomguard import __version__
+from bomguard.errors import BomguardError
+
+__all__ = ["main"]
+
+EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_OPERATIONAL = 0, 1, 2, 3
+
+
+class _Progress:
+    """A one-line counter on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.counts = {"page": 0, "provenance": 0, "verify": 0, "retry": 0}
+
+    def __call__(self, event: str, detail: str) -> None:
+        if event in self.counts:
+            self.counts[event] += 1
+        if self.enabled:
+            c = self.counts
+            click.echo(
+                f"\rbomguard: {c['page']} project pages, {c['provenance']} provenance "
+                f"objects, {c['verify']} files verified",
+                err=True,
+                nl=False,
+            )
+
+    def close(self) -> None:
+        if self.enabled:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bomguard")
+def cli() -> None:
+    """Turn an SBOM into supply-chain evidence: verified PEP 740 provenance and a verdict."""
+
+
+@cli.command()
+@click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    help="Where to write the enriched SBOM ('-' for stdout).",
+)
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A policy file (repeatable). Default: fail only on invalid provenance.",
+)
+@click.option(
+    "--verdict",
+    "verdict_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the verdict document (JSON) here.",
+)
+@click.option(
+    "--index-url",
+    envvar="BOMGUARD_INDEX_URL",
+    default="https://pypi.org/simple/",
+    show_default=True,
+    help="Base URL of the PEP 503/691 index (as pip's --index-url).",
+)
+@click.option(
+    "--extra-index-url",
+    "extra_index_urls",
+    multiple=True,
+    help="Another index that components' repository_url qualifiers may name (repeatable).",
+)
+@click.option(
+    "--trust-root",
+    default="tuf",
+    show_default=True,
+    help="'tuf' (refresh online), 'embedded' (shipped with sigstore, no network) or a "
+    "trusted_root.json file.",
+)
+@click.option("--staging", is_flag=True, help="Use Sigstore's staging instance.")
+@click.option(
+    "--strict", is_flag=True, help="Also fail when a PyPI component's provenance is unknown."
+)
+@click.option(
+    "--concurrency", default=16, show_default=True, type=click.IntRange(1, 256),
+    help="HTTP requests in flight at once.",
+)
+@click.option(
+    "--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1, 600),
+    help="Seconds before one HTTP request gives up.",
+)
+@click.option(
+    "--allow-provenance-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A host other than the index's own that may serve provenance (repeatable).",
+)
+@click.option(
+    "--validate-output", is_flag=True,
+    help="Validate the enriched SBOM against its official schema before writing it.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Per-component detail and tracebacks.")
+def enrich(
+    sbom: Path,
+    output: str,
+    policies: Sequence[Path],
+    verdict_path: Path | None,
+    index_url: str,
+    extra_index_urls: Sequence[str],
+    trust_root: str,
+    staging: bool,
+    strict: bool,
+    concurrency: int,
+    timeout: float,
+    allowed_hosts: Sequence[str],
+    validate_output: bool,
+    verbose: bool,
+) -> None:
+    """Enrich SBOM with verified PEP 740 provenance and evaluate policies."""
+    from bomguard._io import write_atomic
+    from bomguard.errors import OperationalError
+    from bomguard.index import IndexOptions, redact_url
+    from bomguard.pipeline import EnrichOptions
+    from bomguard.pipeline import enrich as run
+
+    options = EnrichOptions(
+        policies=tuple(policies),
+        index=IndexOptions(
+            index_url=index_url,
+            concurrency=concurrency,
+            timeout=timeout,
+            allowed_provenance_hosts=frozenset(h.lower() for h in allowed_hosts),
+        ),
+        extra_index_urls=tuple(extra_index_urls),
+        trust_root=trust_root,
+        staging=staging,
+        strict=strict,
+    )
+    progress = _Progress(sys.stderr.isatty())
+    try:
+        result = run(sbom, options, observer=progress)
+    finally:
+        progress.close()
+
+    if validate_output:
+        problem = result.document.validate()
+        if problem is not None:
+            raise OperationalError(f"the enriched SBOM does not validate: {problem}")
+    data = result.document.serialize()
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        write_atomic(Path(output), data)
+    if verdict_path is not None:
+        verdict = result.verdict.to_dict()
+        verdict["sbom"] = str(sbom)
+        if result.trust_root is not None:
+            verdict["trust_root"] = {
+                "source": result.trust_root.source,
+                "instance": result.trust_root.instance,
+                "sha256": result.trust_root.sha256,
+            }
+        text = json.dumps(verdict, indent=2, sort_keys=True) + "\n"
+        write_atomic(verdict_path, text.encode("utf-8"))
+
+    for component in result.components:
+        ev = result.evidence.get(component.locator)
+        if ev is None:
+            continue
+        label = component.purl or component.name
+        if verbose:
+            click.echo(f"{ev.status.value:>14}  {label}  {ev.reason}".rstrip(), err=True)
+    for violation in result.verdict.violations:
+        click.echo(
+            f"{violation.severity.upper()}: {violation.rule}: {violation.component}: "
+            f"{violation.message}",
+            err=True,
+        )
+    counts = ", ".join(f"{n} {s}" for s, n in result.verdict.counts.items() if n)
+    click.echo(
+        f"bomguard: {len(result.components)} components ({counts or 'none'}); "
+        f"index {redact_url(index_url)}; verdict: {result.verdict.verdict}",
+        err=True,
+    )
+    sys.exit(EXIT_PASS if result.verdict.verdict == "pass" else EXIT_FAIL)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI; exits with the documented exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        cli.main(args=args, prog_name="bomguard", standalone_mode=False)
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except click.exceptions.Abort:
+        click.echo("bomguard: aborted", err=True)
+        sys.exit(EXIT_OPERATIONAL)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(EXIT_INPUT)
+    except BomguardError as err:
+        click.echo(f"bomguard: error: {err.message}", err=True)
+        if err.hint:
+            click.echo(f"bomguard: hint: {err.hint}", err=True)
+        if verbose:
+            traceback.print_exc()
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as err:
+        click.echo(f"bomguard: internal error: {type(err).__name__}: {err}", err=True)
+        if verbose:
+            traceback.print_exc()
+        else:
+            click.echo("bomguard: run again with --verbose for a traceback", err=True)
+        sys.exit(EXIT_OPERATIONAL)
+    sys.exit(EXIT_PASS)

@@ -1,0 +1,417 @@
+"""A PEP 503/691 index client with PEP 740 provenance (the Integrity API).
+
+One shared async httpx client, bounded concurrency, one project-page fetch per project,
+retries with backoff on 429/5xx/connection errors. Every failure becomes an ``unknown``
+file or release with a reason; nothing here ever turns a failure into ``absent``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from bomguard import __version__
+from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
+
+__all__ = [
+    "DEFAULT_INDEX_URL",
+    "IndexOptions",
+    "fetch_releases",
+    "redact_url",
+]
+
+DEFAULT_INDEX_URL = "https://pypi.org/simple/"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+INTEGRITY_JSON = "application/vnd.pypi.integrity.v1+json"
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_MISSING = object()
+
+Observer = Callable[[str, str], None]
+"""Progress callback: ``(event, detail)``; events are ``page``, ``provenance``, ``retry``."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexOptions:
+    """How to talk to the index."""
+
+    index_url: str = DEFAULT_INDEX_URL
+    concurrency: int = 16
+    timeout: float = 30.0
+    retries: int = 3
+    backoff: float = 0.5
+    max_retry_wait: float = 30.0
+    max_page_bytes: int = 64 * 1024 * 1024
+    max_provenance_bytes: int = 16 * 1024 * 1024
+    allowed_provenance_hosts: frozenset[str] = field(default_factory=frozenset)
+
+
+def redact_url(url: str) -> str:
+    """The URL without any user name or password in it."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class _Failure(Exception):
+    """A request that did not produce a usable answer; ``reason`` says why."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class _PageFile:
+    filename: str
+    url: str
+    sha256: str | None
+    provenance: object  # str URL, None (null), or _MISSING (key absent)
+
+
+class _HtmlPage(HTMLParser):
+    """PEP 503 page: anchors with ``data-provenance`` (PEP 740)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchors: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.anchors.append(dict(attrs))
+
+
+def _release_version(filename: str) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        if filename.endswith((".tar.gz", ".zip")):
+            return parse_sdist_filename(filename)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    return None
+
+
+class _Client:
+    def __init__(self, options: IndexOptions, observer: Observer | None) -> None:
+        self.options = options
+        self.observer = observer
+        self.limit = asyncio.Semaphore(max(1, options.concurrency))
+        self.pages: dict[tuple[str, str], asyncio.Task[list[_PageFile]]] = {}
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(options.timeout),
+            follow_redirects=False,
+            headers={"User-Agent": f"bomguard/{__version__}"},
+            limits=httpx.Limits(max_connections=max(1, options.concurrency)),
+            trust_env=True,
+        )
+
+    def _notify(self, event: str, detail: str) -> None:
+        if self.observer is not None:
+            self.observer(event, detail)
+
+    async def get(self, url: str, accept: str, max_bytes: int) -> tuple[httpx.Response, bytes]:
+        """GET with retries; redirects are followed only within the URL's own origin."""
+        attempt = 0
+        while True:
+            try:
+                return await self._get_once(url, accept, max_bytes)
+            except _Failure as failure:
+                retryable = failure.status is None or failure.status in _RETRY_STATUSES
+                if failure.status == 0 or not retryable or attempt >= self.options.retries:
+                    raise
+                wait = getattr(failure, "retry_after", None)
+                if wait is None:
+                    wait = self.options.backoff * (2**attempt) * (0.5 + random.random())
+                attempt += 1
+                self._notify("retry", f"{redact_url(url)}: {failure.reason}")
+                await asyncio.sleep(min(wait, self.options.max_retry_wait))
+
+    async def _get_once(
+        self, url: str, accept: str, max_bytes: int
+    ) -> tuple[httpx.Response, bytes]:
+        current = url
+        async with self.limit:
+            for _ in range(5):
+                try:
+                    async with self.http.stream(
+                        "GET", current, headers={"Accept": accept}
+                    ) as response:
+                        if response.is_redirect:
+                            target = urljoin(current, response.headers.get("location", ""))
+                            if _origin(target) != _origin(url):
+                                raise _Failure(
+                                    f"redirected off the index's origin to "
+                                    f"{redact_url(target)}; refused",
+                                    status=0,
+                                )
+                            current = target
+                            continue
+                        if response.status_code != 200:
+                            failure = _Failure(f"HTTP {response.status_code}", response.status_code)
+                            retry_after = response.headers.get("retry-after")
+                            if retry_after is not None:
+                                try:
+                                    failure.retry_after = max(0.0, float(retry_after))  # type: ignore[attr-defined]
+                                except ValueError:
+                                    pass
+                            raise failure
+                        declared = response.headers.get("content-length")
+                        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                            raise _Failure(f"response larger than the {max_bytes}-byte limit", 0)
+                        chunks: list[bytes] = []
+                        size = 0
+                        async for chunk in response.aiter_bytes():
+                            size += len(chunk)
+                            if size > max_bytes:
+                                raise _Failure(
+                                    f"response larger than the {max_bytes}-byte limit", 0
+                                )
+                            chunks.append(chunk)
+                        return response, b"".join(chunks)
+                except httpx.TimeoutException as err:
+                    raise _Failure(f"timed out ({type(err).__name__})") from err
+                except httpx.TransportError as err:
+                    raise _Failure(f"connection failed: {err or type(err).__name__}") from err
+            raise _Failure("too many redirects", 0)
+
+    # -- project pages ----------------------------------------------------------------
+
+    def page(self, index_url: str, project: str) -> asyncio.Task[list[_PageFile]]:
+        key = (index_url, project)
+        if key not in self.pages:
+            self.pages[key] = asyncio.ensure_future(self._fetch_page(index_url, project))
+        return self.pages[key]
+
+    async def _fetch_page(self, index_url: str, project: str) -> list[_PageFile]:
+        base = index_url if index_url.endswith("/") else index_url + "/"
+        url = urljoin(base, f"{canonicalize_name(project)}/")
+        self._notify("page", project)
+        try:
+            response, body = await self.get(
+                url, f"{SIMPLE_JSON}, text/html;q=0.1", self.options.max_page_bytes
+            )
+        except _Failure as failure:
+            if failure.status == 404:
+                raise _Failure("project not found on the index (HTTP 404)", 404) from None
+            raise
+        content_type = response.headers.get("content-type", "").split(";")[0].strip()
+        final_url = str(response.url)
+        if content_type == SIMPLE_JSON or content_type == "application/json":
+            return self._parse_json(body, final_url)
+        if content_type in ("text/html", ""):
+            return self._parse_html(body, final_url)
+        raise _Failure(f"project page has unexpected content type {content_type!r}", 0)
+
+    def _parse_json(self, body: bytes, page_url: str) -> list[_PageFile]:
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise _Failure(f"project page is not valid JSON (truncated?): {err}", 0) from err
+        files = data.get("files") if isinstance(data, dict) else None
+        if not isinstance(files, list):
+            raise _Failure("project page has no 'files' list", 0)
+        out = []
+        for entry in files:
+            if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
+                continue
+            hashes = entry.get("hashes")
+            sha = hashes.get("sha256") if isinstance(hashes, dict) else None
+            prov = entry.get("provenance", _MISSING)
+            if isinstance(prov, str):
+                prov = urljoin(page_url, prov)
+            elif prov is not None and prov is not _MISSING:
+                prov = _MISSING
+            out.append(
+                _PageFile(
+                    filename=entry["filename"],
+                    url=urljoin(page_url, str(entry.get("url", ""))),
+                    sha256=sha.lower() if isinstance(sha, str) else None,
+                    provenance=prov,
+                )
+            )
+        return out
+
+    def _parse_html(self, body: bytes, page_url: str) -> list[_PageFile]:
+        parser = _HtmlPage()
+        try:
+            parser.feed(body.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            raise _Failure("project page is not UTF-8", 0) from err
+        out = []
+        for anchor in parser.anchors:
+            href = anchor.get("href") or ""
+            absolute = urljoin(page_url, href)
+            base, _, fragment = absolute.partition("#")
+            filename = base.rsplit("/", 1)[-1]
+            sha = fragment[len("sha256=") :].lower() if fragment.startswith("sha256=") else None
+            prov: object = _MISSING
+            if "data-provenance" in anchor:
+                value = anchor["data-provenance"]
+                prov = urljoin(page_url, value) if value else None
+            out.append(_PageFile(filename=filename, url=base, sha256=sha, provenance=prov))
+        return out
+
+    # -- provenance -------------------------------------------------------------------
+
+    async def provenance(self, index_url: str, page_file: _PageFile) -> FetchedFile:
+        common = {
+            "filename": page_file.filename,
+            "sha256": page_file.sha256,
+            "url": redact_url(page_file.url),
+        }
+        if page_file.provenance is _MISSING:
+            return FetchedFile(
+                **common,
+                state=FetchState.UNKNOWN,
+                reason="the index does not advertise PEP 740 provenance for this file",
+            )
+        if page_file.provenance is None:
+            return FetchedFile(**common, state=FetchState.ABSENT, reason="no provenance published")
+        url = str(page_file.provenance)
+        shown = redact_url(url)
+        host = (urlsplit(url).hostname or "").lower()
+        if _origin(url) != _origin(index_url) and host not in self.options.allowed_provenance_hosts:
+            return FetchedFile(
+                **common,
+                provenance_url=shown,
+                state=FetchState.UNKNOWN,
+                reason=f"provenance URL {shown} is not on the index's origin; refused",
+            )
+        self._notify("provenance", page_file.filename)
+        try:
+            _, body = await self.get(url, INTEGRITY_JSON, self.options.max_provenance_bytes)
+        except _Failure as failure:
+            if failure.status == 404:
+                reason = "the index advertised provenance but answered 404"
+            elif failure.status == 403:
+                reason = "provenance access disabled by the index (HTTP 403)"
+            else:
+                reason = f"provenance fetch failed: {failure.reason}"
+            return FetchedFile(
+                **common, provenance_url=shown, state=FetchState.UNKNOWN, reason=reason
+            )
+        try:
+            json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return FetchedFile(
+                **common,
+                provenance_url=shown,
+                state=FetchState.UNKNOWN,
+                reason="provenance response is truncated or not JSON",
+            )
+        return FetchedFile(
+            **common, provenance_url=shown, state=FetchState.PRESENT, provenance=body
+        )
+
+    async def release(self, request: ReleaseRequest) -> ReleaseFetch:
+        index_url = request.index_url or self.options.index_url
+        shown_index = redact_url(index_url)
+        try:
+            page = await self.page(index_url, request.project)
+        except _Failure as failure:
+            return ReleaseFetch(request, error=failure.reason, index_url=shown_index)
+        try:
+            wanted = Version(request.version)
+        except InvalidVersion:
+            return ReleaseFetch(
+                request, error=f"{request.version!r} is not a PEP 440 version", index_url=shown_index
+            )
+        release = [f for f in page if _release_version(f.filename) == wanted]
+        if not release:
+            return ReleaseFetch(
+                request,
+                error=f"version {request.version} has no files on the index",
+                index_url=shown_index,
+            )
+        selected, missing = _select(release, request)
+        fetched = await asyncio.gather(*(self.provenance(index_url, f) for f in selected))
+        return ReleaseFetch(request, files=(*fetched, *missing), index_url=shown_index)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def _select(
+    release: list[_PageFile], request: ReleaseRequest
+) -> tuple[list[_PageFile], list[FetchedFile]]:
+    """Narrow a release to the files the SBOM names; name the ones the index lacks."""
+    if not request.refs:
+        return release, []
+    selected: dict[str, _PageFile] = {}
+    missing: list[FetchedFile] = []
+    by_sha = {f.sha256: f for f in release if f.sha256}
+    by_name = {f.filename: f for f in release}
+    for filename, sha in sorted(request.refs, key=lambda r: (r[0] or "", r[1] or "")):
+        named = by_name.get(filename) if filename else None
+        if named is not None and sha and named.sha256 and named.sha256 != sha:
+            missing.append(
+                FetchedFile(
+                    filename=named.filename,
+                    sha256=sha,
+                    url=redact_url(named.url),
+                    state=FetchState.CONFLICT,
+                    reason=f"the SBOM's sha256 {sha} disagrees with the index's {named.sha256}",
+                )
+            )
+            continue
+        found = by_sha.get(sha) if sha else named
+        if found is not None:
+            selected[found.filename] = found
+            continue
+        missing.append(
+            FetchedFile(
+                filename=filename or f"sha256:{sha}",
+                sha256=sha,
+                state=FetchState.UNKNOWN,
+                reason="the SBOM names a file this release does not have on the index",
+            )
+        )
+    done = {m.filename for m in missing}
+    return [f for f in selected.values() if f.filename not in done], missing
+
+
+async def _fetch_all(
+    requests: Sequence[ReleaseRequest], options: IndexOptions, observer: Observer | None
+) -> dict[ReleaseRequest, ReleaseFetch]:
+    client = _Client(options, observer)
+    try:
+        unique = list(dict.fromkeys(requests))
+        results = await asyncio.gather(*(client.release(r) for r in unique))
+        return dict(zip(unique, results, strict=True))
+    finally:
+        await client.aclose()
+
+
+def fetch_releases(
+    requests: Sequence[ReleaseRequest],
+    options: IndexOptions | None = None,
+    observer: Observer | None = None,
+) -> dict[ReleaseRequest, ReleaseFetch]:
+    """Fetch every requested release's files and provenance (equal requests once)."""
+    return asyncio.run(_fetch_all(requests, options or IndexOptions(), observer))

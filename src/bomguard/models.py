@@ -1,0 +1,206 @@
+"""Value types shared by every stage.
+
+Facts are values, never exceptions: a component's provenance is always one of the
+:class:`Status` members, with a reason when it is not ``verified``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "AttestationResult",
+    "Component",
+    "ComponentEvidence",
+    "DigestSource",
+    "DistRef",
+    "FileEvidence",
+    "Identity",
+    "PypiRef",
+    "Status",
+    "summarize",
+]
+
+
+class Status(StrEnum):
+    """The provenance status of a file or a component (see docs/enrichment.md)."""
+
+    VERIFIED = "verified"
+    PARTIAL = "partial"
+    ABSENT = "absent"
+    INVALID = "invalid"
+    UNSUPPORTED = "unsupported"
+    UNKNOWN = "unknown"
+    NOT_APPLICABLE = "not-applicable"
+
+
+class DigestSource(StrEnum):
+    """Where the sha256 that bound an attestation's subject came from."""
+
+    INDEX = "index"
+    SBOM = "sbom"
+
+
+@dataclass(frozen=True, slots=True)
+class PypiRef:
+    """A PyPI package named by an SBOM component.
+
+    ``name`` is PEP 503-normalised; ``version`` is the PEP 440-normalised form (or the
+    raw string when it does not parse, or ``None`` when the SBOM gives none).
+    """
+
+    name: str
+    version: str | None
+    raw_name: str
+    raw_version: str | None
+    repository_url: str | None = None
+    version_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DistRef:
+    """A distribution file named by the SBOM: its filename, its sha256, or both."""
+
+    filename: str | None
+    sha256: str | None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One component of the input SBOM, as read (nothing here is verified)."""
+
+    locator: str
+    """Where the component sits in the document (a JSON pointer for JSON formats)."""
+    bom_ref: str | None
+    name: str
+    version: str | None
+    purl: str | None
+    type: str | None = None
+    scope: str | None = None
+    group: str | None = None
+    hashes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Algorithm (lower-case, e.g. ``sha256``) to hex digests (lower-case)."""
+    dist_refs: tuple[DistRef, ...] = ()
+    """Distribution files the SBOM itself names (by URL, filename or hash)."""
+    licenses: tuple[str, ...] = ()
+    properties: Mapping[str, str] = field(default_factory=dict)
+    pypi: PypiRef | None = None
+    pypi_error: str | None = None
+    """Why a ``pkg:pypi`` purl could not be understood, when it could not."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The publisher identity, read from a verified signing certificate.
+
+    Every field except ``environment`` and ``index_publisher`` is bound by the
+    certificate (or by the transparency log, for the ``log_*`` fields).
+    """
+
+    kind: str | None
+    """Trusted Publisher kind the index claimed and the certificate satisfied."""
+    issuer: str | None = None
+    repository: str | None = None
+    """Repository slug as the Trusted Publisher names it (``owner/name``)."""
+    repository_uri: str | None = None
+    repository_id: str | None = None
+    owner_uri: str | None = None
+    owner_id: str | None = None
+    workflow: str | None = None
+    """Workflow (GitHub) or CI configuration file path (GitLab)."""
+    ref: str | None = None
+    commit: str | None = None
+    build_signer_uri: str | None = None
+    build_config_uri: str | None = None
+    build_config_digest: str | None = None
+    trigger: str | None = None
+    runner_environment: str | None = None
+    run_invocation_uri: str | None = None
+    visibility: str | None = None
+    san: str | None = None
+    """The certificate's subject alternative name (URI or e-mail)."""
+    environment: str | None = None
+    """Index-asserted (not in the certificate): the deployment environment."""
+    log_id: str | None = None
+    log_index: int | None = None
+    integrated_time: int | None = None
+    claims: Mapping[str, str] = field(default_factory=dict)
+    """Every Fulcio claim present, keyed by OID."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationResult:
+    """The outcome of one attestation of one file."""
+
+    predicate_type: str | None
+    status: Status
+    reason: str = ""
+    identity: Identity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileEvidence:
+    """What is known of one distribution file's provenance."""
+
+    filename: str
+    sha256: str | None
+    status: Status
+    reason: str = ""
+    url: str | None = None
+    provenance_url: str | None = None
+    digest_source: DigestSource | None = None
+    attestations: tuple[AttestationResult, ...] = ()
+    identity: Identity | None = None
+    """The identity of the first verified attestation, when the file is verified."""
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentEvidence:
+    """A component's provenance, summed up over its files."""
+
+    status: Status
+    reason: str = ""
+    files: tuple[FileEvidence, ...] = ()
+    index_url: str | None = None
+
+    @property
+    def identity(self) -> Identity | None:
+        """The identity of the first verified file, if any."""
+        for f in self.files:
+            if f.identity is not None:
+                return f.identity
+        return None
+
+    def count(self, status: Status) -> int:
+        """How many files have ``status``."""
+        return sum(1 for f in self.files if f.status is status)
+
+
+_ORDER = (Status.INVALID, Status.UNKNOWN, Status.UNSUPPORTED)
+
+
+def summarize(files: tuple[FileEvidence, ...]) -> tuple[Status, str]:
+    """Sum file statuses up into a component status (design.md's rule).
+
+    Any ``invalid`` file makes the component ``invalid``; else any ``unknown`` makes it
+    ``unknown``; else any ``unsupported`` makes it ``unsupported``; all ``verified`` is
+    ``verified``; some ``verified`` and the rest ``absent`` is ``partial``; none attested
+    is ``absent``. No files at all is ``unknown``: there is nothing to vouch for.
+    """
+    if not files:
+        return Status.UNKNOWN, "no distribution files to check"
+    for status in _ORDER:
+        bad = [f for f in files if f.status is status]
+        if bad:
+            first = bad[0]
+            more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+            return status, f"{first.filename}: {first.reason}{more}"
+    verified = sum(1 for f in files if f.status is Status.VERIFIED)
+    if verified == len(files):
+        return Status.VERIFIED, ""
+    if verified:
+        return Status.PARTIAL, f"{verified} of {len(files)} files attested"
+    return Status.ABSENT, "no file of this release has provenance"

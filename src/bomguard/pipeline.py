@@ -1,0 +1,218 @@
+"""The library entry point: read → resolve → fetch → verify → enrich → policy.
+
+>>> from pathlib import Path
+>>> import bomguard
+>>> result = bomguard.enrich(Path("app.cdx.json"), trust_root="embedded")  # doctest: +SKIP
+>>> result.verdict.verdict, result.document.serialize()                     # doctest: +SKIP
+
+No printing, no exits: problems are raised as :mod:`bomguard.errors` exceptions (input
+and operational errors) or recorded as statuses (everything per component).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bomguard.index import (
+    FetchedFile,
+    FetchState,
+    IndexOptions,
+    ReleaseFetch,
+    ReleaseRequest,
+    fetch_releases,
+    redact_url,
+)
+from bomguard.models import (
+    Component,
+    ComponentEvidence,
+    DigestSource,
+    FileEvidence,
+    Status,
+    summarize,
+)
+from bomguard.policy import (
+    Policy,
+    Verdict,
+    default_policy,
+    evaluate,
+    load_policies,
+    strict_policy,
+)
+from bomguard.sbom import SbomDocument, read_sbom
+from bomguard.sbom.properties import addition_for
+from bomguard.verify import ProvenanceVerifier, TrustRoot, load_trust_root
+
+__all__ = ["EnrichOptions", "EnrichResult", "enrich", "evidence_for"]
+
+Observer = Callable[[str, str], None]
+"""Progress callback ``(event, detail)``: ``page``, ``provenance``, ``retry``, ``verify``."""
+
+
+@dataclass(frozen=True)
+class EnrichOptions:
+    """Everything :func:`enrich` needs besides the SBOM."""
+
+    policies: Sequence[Path] = ()
+    index: IndexOptions = field(default_factory=IndexOptions)
+    extra_index_urls: Sequence[str] = ()
+    trust_root: str = "tuf"
+    """``tuf`` (refresh online), ``embedded`` (shipped with sigstore), or a file path."""
+    staging: bool = False
+    strict: bool = False
+    """Also fail on ``unknown`` provenance (adds the built-in strict rule)."""
+
+
+@dataclass
+class EnrichResult:
+    """The enriched document, the facts behind it, and the verdict."""
+
+    document: SbomDocument
+    components: list[Component]
+    evidence: dict[str, ComponentEvidence | None]
+    """Per component locator; ``None`` for components that are not PyPI packages."""
+    verdict: Verdict
+    policies: list[Policy]
+    trust_root: TrustRoot | None
+
+
+def _norm_index(url: str) -> str:
+    return url.rstrip("/") + "/"
+
+
+def _request_for(
+    component: Component, options: EnrichOptions
+) -> ReleaseRequest | ComponentEvidence | None:
+    """The release to fetch for a component, or its evidence when none can be fetched."""
+    if component.pypi is None:
+        if component.pypi_error:
+            return ComponentEvidence(Status.UNKNOWN, component.pypi_error)
+        return None
+    ref = component.pypi
+    if ref.version is None:
+        return ComponentEvidence(Status.UNKNOWN, "no version")
+    if ref.version_error:
+        return ComponentEvidence(Status.UNKNOWN, ref.version_error)
+    index_url = None
+    if ref.repository_url:
+        allowed = {_norm_index(u) for u in (options.index.index_url, *options.extra_index_urls)}
+        if _norm_index(ref.repository_url) not in allowed:
+            return ComponentEvidence(
+                Status.UNKNOWN,
+                f"the purl names another index ({redact_url(ref.repository_url)}); "
+                "allow it with --extra-index-url to look it up",
+            )
+        if _norm_index(ref.repository_url) != _norm_index(options.index.index_url):
+            index_url = ref.repository_url
+    refs = frozenset((r.filename, r.sha256) for r in component.dist_refs)
+    return ReleaseRequest(ref.name, ref.version, refs, index_url)
+
+
+class _FileChecker:
+    """Verifies fetched files, each distinct (file, digest, provenance) once."""
+
+    def __init__(self, verifier: ProvenanceVerifier | None, observer: Observer | None) -> None:
+        self.verifier = verifier
+        self.observer = observer
+        self.cache: dict[tuple[str, str | None, str], FileEvidence] = {}
+
+    def check(self, fetched: FetchedFile, sbom_shas: frozenset[str]) -> FileEvidence:
+        base = {
+            "filename": fetched.filename,
+            "sha256": fetched.sha256,
+            "url": fetched.url,
+            "provenance_url": fetched.provenance_url,
+        }
+        if fetched.state is FetchState.ABSENT:
+            return FileEvidence(**base, status=Status.ABSENT, reason=fetched.reason)
+        if fetched.state is FetchState.CONFLICT:
+            return FileEvidence(**base, status=Status.INVALID, reason=fetched.reason)
+        if fetched.state is not FetchState.PRESENT or fetched.provenance is None:
+            return FileEvidence(**base, status=Status.UNKNOWN, reason=fetched.reason)
+        source = DigestSource.SBOM if fetched.sha256 in sbom_shas else DigestSource.INDEX
+        key = (
+            fetched.filename,
+            fetched.sha256,
+            hashlib.sha256(fetched.provenance).hexdigest(),
+        )
+        if key not in self.cache:
+            if self.observer is not None:
+                self.observer("verify", fetched.filename)
+            assert self.verifier is not None  # loaded whenever anything was fetched
+            status, reason, results, identity = self.verifier.verify(
+                fetched.provenance, fetched.filename, fetched.sha256, source
+            )
+            self.cache[key] = FileEvidence(
+                **base,
+                status=status,
+                reason=reason,
+                digest_source=source if status is Status.VERIFIED else None,
+                attestations=results,
+                identity=identity,
+            )
+        return self.cache[key]
+
+
+def evidence_for(
+    fetch: ReleaseFetch, checker: _FileChecker, sbom_shas: frozenset[str]
+) -> ComponentEvidence:
+    """Sum a fetched release's files up into a component's evidence."""
+    if fetch.error is not None:
+        return ComponentEvidence(Status.UNKNOWN, fetch.error, index_url=fetch.index_url)
+    files = tuple(checker.check(f, sbom_shas) for f in fetch.files)
+    status, reason = summarize(files)
+    return ComponentEvidence(status, reason, files, index_url=fetch.index_url)
+
+
+def enrich(
+    sbom: Path,
+    options: EnrichOptions | None = None,
+    *,
+    observer: Observer | None = None,
+) -> EnrichResult:
+    """Enrich the SBOM at ``sbom`` with verified provenance and evaluate the policies.
+
+    Raises :class:`bomguard.errors.InputError` for bad input (SBOM, policy, trust root
+    file) and :class:`bomguard.errors.OperationalError` when the trust root cannot be
+    loaded. The input file is never written to.
+    """
+    options = options or EnrichOptions()
+    policies = list(load_policies(options.policies)) if options.policies else [default_policy()]
+    if options.strict:
+        policies.append(strict_policy())
+    document = read_sbom(sbom)
+    components = document.components()
+
+    evidence: dict[str, ComponentEvidence | None] = {}
+    requests: dict[str, ReleaseRequest] = {}
+    for component in components:
+        outcome = _request_for(component, options)
+        if isinstance(outcome, ReleaseRequest):
+            requests[component.locator] = outcome
+        else:
+            evidence[component.locator] = outcome
+
+    trust_root = None
+    verifier = None
+    if requests:
+        trust_root = load_trust_root(options.trust_root, staging=options.staging)
+        verifier = ProvenanceVerifier(trust_root)
+    fetched = fetch_releases(list(requests.values()), options.index, observer) if requests else {}
+    checker = _FileChecker(verifier, observer)
+    for component in components:
+        request = requests.get(component.locator)
+        if request is not None:
+            shas = frozenset(s for _, s in request.refs if s)
+            evidence[component.locator] = evidence_for(fetched[request], checker, shas)
+
+    document.enrich(
+        {
+            locator: addition_for(ev)
+            for locator, ev in evidence.items()
+            if ev is not None
+        }
+    )
+    verdict = evaluate(policies, [(c, evidence.get(c.locator)) for c in components])
+    return EnrichResult(document, components, evidence, verdict, policies, trust_root)

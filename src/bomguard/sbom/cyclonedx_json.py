@@ -1,0 +1,229 @@
+"""CycloneDX JSON (spec 1.4 to 1.7): read components, write back with additions only.
+
+The document is kept as the parsed JSON tree and edited in place, so every field the
+input had (including ones the CycloneDX models do not know) survives unchanged.
+cyclonedx-python-lib is used for what it does best: validating against the official
+schema of the document's spec version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from bomguard.errors import InputError
+from bomguard.models import Component, DistRef
+from bomguard.sbom.interface import Addition, SbomDocument
+from bomguard.sbom.purl import PurlError, parse_pypi_purl
+
+__all__ = ["NAMESPACE", "CycloneDxJson"]
+
+NAMESPACE = "bomguard:"
+SUPPORTED_VERSIONS = ("1.4", "1.5", "1.6", "1.7")
+#: ``attestation`` became an external reference type in CycloneDX 1.5.
+_ATTESTATION_TYPE_SINCE = ("1.5", "1.6", "1.7")
+ATTESTATION_COMMENT = "bomguard: PEP 740 provenance (PyPI Integrity API)"
+_DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
+
+
+def _filename_from_url(url: str) -> str | None:
+    """The distribution filename a URL names, in its path or its fragment."""
+    base, _, fragment = url.partition("#")
+    for candidate in (fragment, base.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]):
+        candidate = candidate.split("&", 1)[0]
+        if candidate.endswith(_DIST_SUFFIXES) and "/" not in candidate and "=" not in candidate:
+            return candidate
+    return None
+
+
+class CycloneDxJson(SbomDocument):
+    """A CycloneDX JSON document."""
+
+    format_name = "CycloneDX JSON"
+
+    def __init__(self, data: dict[str, Any], path: Path | None = None) -> None:
+        super().__init__(path)
+        self.data = data
+        self._label = str(path) if path is not None else "<sbom>"
+        version = data.get("specVersion")
+        if not isinstance(version, str):
+            raise InputError(f"{self._label}: specVersion: missing or not a string")
+        if version not in SUPPORTED_VERSIONS:
+            raise InputError(
+                f"{self._label}: specVersion: CycloneDX {version} is not supported "
+                f"(supported: {', '.join(SUPPORTED_VERSIONS)})"
+            )
+        self._version = version
+
+    @classmethod
+    def sniff(cls, data: object) -> bool:
+        """Whether parsed JSON looks like a CycloneDX document."""
+        return isinstance(data, dict) and data.get("bomFormat") == "CycloneDX"
+
+    @property
+    def spec_version(self) -> str:
+        return self._version
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _walk(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yield ``(json-pointer, component)`` for every component in the document."""
+        stack: list[tuple[str, Any]] = []
+        metadata = self.data.get("metadata")
+        if isinstance(metadata, dict) and "component" in metadata:
+            stack.append(("/metadata/component", metadata["component"]))
+        components = self.data.get("components", [])
+        if not isinstance(components, list):
+            raise InputError(f"{self._label}: components: expected a list")
+        stack.extend((f"/components/{i}", c) for i, c in enumerate(components))
+        stack.reverse()
+        while stack:
+            pointer, node = stack.pop()
+            if not isinstance(node, dict):
+                raise InputError(f"{self._label}: {_path(pointer)}: expected an object")
+            yield pointer, node
+            children = node.get("components", [])
+            if not isinstance(children, list):
+                raise InputError(f"{self._label}: {_path(pointer)}.components: expected a list")
+            stack.extend(
+                (f"{pointer}/components/{i}", c) for i, c in reversed(list(enumerate(children)))
+            )
+
+    def components(self) -> list[Component]:
+        return [self._component(pointer, node) for pointer, node in self._walk()]
+
+    def _str(self, node: dict[str, Any], key: str, pointer: str) -> str | None:
+        value = node.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise InputError(
+                f"{self._label}: {_path(pointer)}.{key}: expected a string, "
+                f"got {type(value).__name__}"
+            )
+        return value
+
+    def _component(self, pointer: str, node: dict[str, Any]) -> Component:
+        name = self._str(node, "name", pointer) or ""
+        purl = self._str(node, "purl", pointer)
+        hashes: dict[str, list[str]] = {}
+        refs: list[DistRef] = []
+        for i, h in enumerate(_list(node.get("hashes"))):
+            alg, content = _hash(h)
+            if alg and content:
+                hashes.setdefault(alg, []).append(content)
+                if alg == "sha256":
+                    refs.append(DistRef(filename=None, sha256=content))
+            elif h is not None:
+                raise InputError(f"{self._label}: {_path(pointer)}.hashes[{i}]: not a hash object")
+        for ref in _list(node.get("externalReferences")):
+            if not isinstance(ref, dict) or ref.get("type") != "distribution":
+                continue
+            url = ref.get("url") if isinstance(ref.get("url"), str) else None
+            filename = _filename_from_url(url) if url else None
+            shas = [c for a, c in map(_hash, _list(ref.get("hashes"))) if a == "sha256" and c]
+            if shas:
+                refs.extend(DistRef(filename=filename, sha256=s, url=url) for s in shas)
+            elif filename:
+                refs.append(DistRef(filename=filename, sha256=None, url=url))
+        pypi = None
+        pypi_error = None
+        if purl:
+            try:
+                pypi = parse_pypi_purl(purl)
+            except PurlError as err:
+                pypi_error = str(err)
+        licenses = []
+        for lic in _list(node.get("licenses")):
+            if isinstance(lic, dict):
+                if isinstance(lic.get("expression"), str):
+                    licenses.append(lic["expression"])
+                inner = lic.get("license")
+                if isinstance(inner, dict):
+                    value = inner.get("id") or inner.get("name")
+                    if isinstance(value, str):
+                        licenses.append(value)
+        properties = {
+            p["name"]: str(p.get("value", ""))
+            for p in _list(node.get("properties"))
+            if isinstance(p, dict) and isinstance(p.get("name"), str)
+        }
+        return Component(
+            locator=pointer,
+            bom_ref=self._str(node, "bom-ref", pointer),
+            name=name,
+            version=self._str(node, "version", pointer),
+            purl=purl,
+            type=self._str(node, "type", pointer),
+            scope=self._str(node, "scope", pointer),
+            group=self._str(node, "group", pointer),
+            hashes={k: tuple(dict.fromkeys(v)) for k, v in hashes.items()},
+            dist_refs=tuple(dict.fromkeys(refs)),
+            licenses=tuple(licenses),
+            properties=properties,
+            pypi=pypi,
+            pypi_error=pypi_error,
+        )
+
+    # -- writing ---------------------------------------------------------------------
+
+    def enrich(self, additions: Mapping[str, Addition]) -> None:
+        nodes = dict(self._walk())
+        for pointer, addition in additions.items():
+            node = nodes[pointer]
+            kept = [
+                p
+                for p in _list(node.get("properties"))
+                if not (isinstance(p, dict) and str(p.get("name", "")).startswith(NAMESPACE))
+            ]
+            kept.extend({"name": k, "value": v} for k, v in addition.properties)
+            node["properties"] = kept
+            if addition.attestation_urls:
+                refs = [
+                    r
+                    for r in _list(node.get("externalReferences"))
+                    if not (isinstance(r, dict) and r.get("comment") == ATTESTATION_COMMENT)
+                ]
+                ref_type = "attestation" if self._version in _ATTESTATION_TYPE_SINCE else "other"
+                refs.extend(
+                    {"url": url, "comment": ATTESTATION_COMMENT, "type": ref_type}
+                    for url in addition.attestation_urls
+                )
+                node["externalReferences"] = refs
+
+    def serialize(self) -> bytes:
+        return (json.dumps(self.data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    def validate(self) -> str | None:
+        from cyclonedx.schema import SchemaVersion
+        from cyclonedx.validation.json import JsonStrictValidator
+
+        schema = SchemaVersion.from_version(self._version)
+        error = JsonStrictValidator(schema).validate_str(json.dumps(self.data))
+        return None if error is None else str(error).splitlines()[0]
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _hash(h: object) -> tuple[str | None, str | None]:
+    if not isinstance(h, dict):
+        return None, None
+    alg, content = h.get("alg"), h.get("content")
+    if not isinstance(alg, str) or not isinstance(content, str):
+        return None, None
+    return alg.lower().replace("-", ""), content.lower()
+
+
+def _path(pointer: str) -> str:
+    """Render a JSON pointer as a key path: ``/components/3`` → ``components[3]``."""
+    out = ""
+    for part in pointer.strip("/").split("/"):
+        if part.isdigit():
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out

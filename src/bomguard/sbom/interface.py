@@ -1,0 +1,51 @@
+"""The interface every SBOM format backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bomguard.models import Component
+
+__all__ = ["Addition", "SbomDocument"]
+
+
+@dataclass(frozen=True, slots=True)
+class Addition:
+    """What bomguard adds to one component: flat properties and attestation links."""
+
+    properties: tuple[tuple[str, str], ...]
+    attestation_urls: tuple[str, ...] = ()
+
+
+class SbomDocument(ABC):
+    """A parsed SBOM that can list its components and be written back with additions."""
+
+    #: Human name of the format, e.g. ``CycloneDX JSON``.
+    format_name: str = ""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    @property
+    @abstractmethod
+    def spec_version(self) -> str:
+        """The specification version the document declares."""
+
+    @abstractmethod
+    def components(self) -> list[Component]:
+        """Every component, nested ones and ``metadata.component`` included."""
+
+    @abstractmethod
+    def enrich(self, additions: Mapping[str, Addition]) -> None:
+        """Add ``additions`` (keyed by component locator); never remove input data."""
+
+    @abstractmethod
+    def serialize(self) -> bytes:
+        """The document, as bytes in its own format and spec version."""
+
+    @abstractmethod
+    def validate(self) -> str | None:
+        """Validate against the official schema; return the first problem or ``None``."""

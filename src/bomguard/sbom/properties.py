@@ -1,0 +1,51 @@
+"""The flat ``bomguard:`` properties added to each PyPI component (docs/enrichment.md)."""
+
+from __future__ import annotations
+
+from bomguard.models import ComponentEvidence, Status
+from bomguard.sbom.interface import Addition
+
+__all__ = ["addition_for"]
+
+P = "bomguard:provenance:"
+
+
+def addition_for(evidence: ComponentEvidence) -> Addition:
+    """The properties and attestation links that record ``evidence`` on a component."""
+    props: list[tuple[str, str]] = [(P + "status", evidence.status.value)]
+    if evidence.reason:
+        props.append((P + "reason", evidence.reason))
+    if evidence.index_url:
+        props.append((P + "index", evidence.index_url))
+    props.append((P + "files:total", str(len(evidence.files))))
+    for status in (
+        Status.VERIFIED,
+        Status.ABSENT,
+        Status.INVALID,
+        Status.UNSUPPORTED,
+        Status.UNKNOWN,
+    ):
+        props.append((f"{P}files:{status.value}", str(evidence.count(status))))
+    identity = evidence.identity
+    if identity is not None:
+        fields = (
+            ("publisher:kind", identity.kind),
+            ("publisher:repository", identity.repository),
+            ("publisher:workflow", identity.workflow),
+            ("publisher:environment", identity.environment),
+            ("publisher:issuer", identity.issuer),
+            ("publisher:identity", identity.san),
+            ("publisher:repository-uri", identity.repository_uri),
+            ("publisher:ref", identity.ref),
+            ("publisher:commit", identity.commit),
+            ("log:index", None if identity.log_index is None else str(identity.log_index)),
+            (
+                "log:integrated-time",
+                None if identity.integrated_time is None else str(identity.integrated_time),
+            ),
+        )
+        props.extend((P + key, value) for key, value in fields if value)
+    for f in evidence.files:
+        props.append((f"{P}file:{f.filename}", f.status.value))
+    urls = tuple(dict.fromkeys(f.provenance_url for f in evidence.files if f.provenance_url))
+    return Addition(properties=tuple(props), attestation_urls=urls)

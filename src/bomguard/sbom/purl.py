@@ -1,0 +1,50 @@
+"""Understand ``pkg:pypi`` package URLs as PyPI names and versions."""
+
+from __future__ import annotations
+
+from packageurl import PackageURL
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from bomguard.models import PypiRef
+
+__all__ = ["PurlError", "parse_pypi_purl"]
+
+
+class PurlError(ValueError):
+    """A purl that claims to be ``pkg:pypi`` but cannot be read."""
+
+
+def parse_pypi_purl(purl: str) -> PypiRef | None:
+    """Return the PyPI package a purl names, or ``None`` if it is not a ``pkg:pypi`` purl.
+
+    The name is PEP 503-normalised (``PyJWT`` → ``pyjwt``, ``ruamel.yaml`` →
+    ``ruamel-yaml``); the version PEP 440-normalised when it parses. Raises
+    :class:`PurlError` for a ``pkg:pypi`` purl that is malformed.
+    """
+    if not purl.lower().startswith("pkg:pypi/"):
+        return None
+    try:
+        parsed = PackageURL.from_string(purl)
+    except ValueError as err:
+        raise PurlError(f"malformed purl {purl!r}: {err}") from err
+    if parsed.type != "pypi" or not parsed.name:
+        raise PurlError(f"malformed purl {purl!r}: no package name")
+    qualifiers = parsed.qualifiers if isinstance(parsed.qualifiers, dict) else {}
+    repository_url = qualifiers.get("repository_url")
+    raw_version = parsed.version or None
+    version: str | None = raw_version
+    version_error = None
+    if raw_version is not None:
+        try:
+            version = str(Version(raw_version))
+        except InvalidVersion:
+            version_error = f"version {raw_version!r} is not a PEP 440 version"
+    return PypiRef(
+        name=canonicalize_name(parsed.name),
+        version=version,
+        raw_name=parsed.name,
+        raw_version=raw_version,
+        repository_url=repository_url,
+        version_error=version_error,
+    )

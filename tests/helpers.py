@@ -1,0 +1,92 @@
+"""Small helpers shared by the end-to-end tests: build SBOM inputs, run the CLI, read results."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bomguard._cli import main
+
+ATTESTATION_COMMENT = "bomguard: PEP 740 provenance (PyPI Integrity API)"
+
+
+def cdx(components: Iterable[dict[str, Any]], spec: str = "1.6") -> dict[str, Any]:
+    """A minimal CycloneDX JSON document holding ``components``."""
+    return {
+        "bomFormat": "CycloneDX",
+        "specVersion": spec,
+        "version": 1,
+        "serialNumber": "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79",
+        "metadata": {"timestamp": "2026-11-25T00:00:00Z"},
+        "components": list(components),
+    }
+
+
+def pypi(name: str, version: str | None, **extra: Any) -> dict[str, Any]:
+    """A CycloneDX library component with a ``pkg:pypi`` purl."""
+    purl = f"pkg:pypi/{name}" + (f"@{version}" if version else "")
+    comp: dict[str, Any] = {"type": "library", "bom-ref": purl, "name": name, "purl": purl}
+    if version:
+        comp["version"] = version
+    comp.update(extra)
+    return comp
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def run_cli(args: list[str]) -> int:
+    """Run ``bomguard`` in-process and return its exit code."""
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    code = exc.value.code
+    return code if isinstance(code, int) else 1
+
+
+def walk(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every component of a CycloneDX document, nested and metadata.component included."""
+    stack = []
+    meta = doc.get("metadata", {})
+    if isinstance(meta, dict) and "component" in meta:
+        stack.append(meta["component"])
+    stack.extend(doc.get("components", []))
+    while stack:
+        comp = stack.pop()
+        yield comp
+        stack.extend(comp.get("components", []))
+
+
+def props(component: dict[str, Any]) -> dict[str, str]:
+    return {p["name"]: p["value"] for p in component.get("properties", [])}
+
+
+def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in walk(doc)}
+
+
+def strip_additions(enriched: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]:
+    """The enriched document minus what bomguard adds (for lossless comparisons)."""
+    out = copy.deepcopy(enriched)
+    originals = list(walk(original))
+    for i, comp in enumerate(walk(out)):
+        before = originals[i] if i < len(originals) else {}
+        if "properties" in comp:
+            comp["properties"] = [
+                p for p in comp["properties"] if not p["name"].startswith("bomguard:")
+            ]
+            if not comp["properties"] and "properties" not in before:
+                del comp["properties"]
+        if "externalReferences" in comp:
+            comp["externalReferences"] = [
+                r for r in comp["externalReferences"] if r.get("comment") != ATTESTATION_COMMENT
+            ]
+            if not comp["externalReferences"] and "externalReferences" not in before:
+                del comp["externalReferences"]
+    return out

@@ -50,7 +50,7 @@ def test_real_attestations_verify_with_their_publisher(real_index, tmp_path):
     comps = by_name(out)
     seen_kinds = set()
     for reg in registered.values():
-        p = props(comps[reg.project] if reg.project in comps else {})
+        p = props(comps.get(reg.project, {}))
         # pypi-attestations is listed twice (two versions); find the right component.
         matches = [
             c for c in out["components"] if c["purl"] == f"pkg:pypi/{reg.project}@{reg.version}"
@@ -85,9 +85,7 @@ def test_google_identity_is_the_service_account(real_index, tmp_path):
 
 def test_null_provenance_is_absent_and_missing_key_is_unknown(index_server, data_dir, tmp_path):
     add_dist(index_server, data_dir, "rfc8785-0.1.2-py3-none-any.whl", provenance=None)
-    add_dist(
-        index_server, data_dir, "sampleproject-4.0.0-py3-none-any.whl", provenance_key=False
-    )
+    add_dist(index_server, data_dir, "sampleproject-4.0.0-py3-none-any.whl", provenance_key=False)
     doc = cdx([pypi("rfc8785", "0.1.2"), pypi("sampleproject", "4.0.0")])
     code, out, verdict = _enrich(index_server, tmp_path, doc)
     comps = by_name(out)
@@ -135,7 +133,8 @@ def test_tampering_and_wrong_roots_are_invalid(index_server, data_dir, tmp_path)
         data_dir,
         "rfc8785-0.1.2-py3-none-any.whl",
         provenance=make_provenance(
-            [staging], {"kind": "GitHub", "repository": "trailofbits/rfc8785.py", "workflow": "release.yml"}
+            [staging],
+            {"kind": "GitHub", "repository": "trailofbits/rfc8785.py", "workflow": "release.yml"},
         ),
     )
     doc = cdx(
@@ -163,7 +162,11 @@ def test_index_that_lies_about_the_publisher_is_invalid(index_server, data_dir, 
         index_server,
         data_dir,
         "sigstore-3.6.1.tar.gz.provenance",
-        wrap_publisher={"kind": "GitHub", "repository": "evil/sigstore-python", "workflow": "release.yml"},
+        wrap_publisher={
+            "kind": "GitHub",
+            "repository": "evil/sigstore-python",
+            "workflow": "release.yml",
+        },
     )
     code, out, _ = _enrich(index_server, tmp_path, cdx([pypi("sigstore", "3.6.1")]))
     p = props(out["components"][0])
@@ -172,7 +175,12 @@ def test_index_that_lies_about_the_publisher_is_invalid(index_server, data_dir, 
 
 
 def test_unknown_publisher_kind_is_unsupported(index_server, data_dir, tmp_path):
-    raw = (data_dir / "provenance" / "nonstandard" / "redhat-trusted-libraries_amqp-5.3.1-0-py3-none-any.whl.provenance").read_bytes()
+    raw = (
+        data_dir
+        / "provenance"
+        / "nonstandard"
+        / "redhat-trusted-libraries_amqp-5.3.1-0-py3-none-any.whl.provenance"
+    ).read_bytes()
     index_server.add_file(
         "amqp",
         "amqp-5.3.1-0-py3-none-any.whl",
@@ -187,7 +195,7 @@ def test_unknown_publisher_kind_is_unsupported(index_server, data_dir, tmp_path)
 
 
 def test_policy_verdict_and_exit_codes(real_index, tmp_path):
-    server, registered = real_index
+    server, _registered = real_index
     server.add_file("cryptography", "cryptography-50.0.2.tar.gz", sha256="ab" * 32, provenance=None)
     policy = Path(__file__).parent.parent / "policies" / "trusted-publisher-critical.yaml"
     doc = cdx([pypi("sigstore", "3.6.1"), pypi("cryptography", "50.0.2")])
@@ -199,7 +207,9 @@ def test_policy_verdict_and_exit_codes(real_index, tmp_path):
     assert not any(c == "pkg:pypi/sigstore@3.6.1" for _, c in failing)
     validate_verdict(verdict)
     # Drop the unattested critical dependency: the same policy passes.
-    code, _, verdict = _enrich(server, tmp_path, cdx([pypi("sigstore", "3.6.1")]), "--policy", str(policy))
+    code, _, verdict = _enrich(
+        server, tmp_path, cdx([pypi("sigstore", "3.6.1")]), "--policy", str(policy)
+    )
     assert code == 0 and verdict["verdict"] == "pass"
     assert verdict["policies"][0]["sha256"] == hashlib.sha256(policy.read_bytes()).hexdigest()
 
@@ -208,7 +218,12 @@ def test_versionless_nonpypi_and_duplicate_purls(real_index, tmp_path):
     server, _ = real_index
     dup = pypi("sigstore", "3.6.1")
     dup2 = dict(dup, **{"bom-ref": "another-ref"})
-    npm = {"type": "library", "name": "left-pad", "version": "1.3.0", "purl": "pkg:npm/left-pad@1.3.0"}
+    npm = {
+        "type": "library",
+        "name": "left-pad",
+        "version": "1.3.0",
+        "purl": "pkg:npm/left-pad@1.3.0",
+    }
     doc = cdx([dup, dup2, pypi("requests", None), npm])
     code, out, verdict = _enrich(server, tmp_path, doc)
     assert code == 0
@@ -228,14 +243,16 @@ def test_versionless_nonpypi_and_duplicate_purls(real_index, tmp_path):
 def test_non_normalised_purl_names_are_found(real_index, tmp_path):
     server, _ = real_index
     comp = pypi("PyPI_Attestations", "0.0.19")
-    code, out, _ = _enrich(server, tmp_path, cdx([comp]))
+    _code, out, _ = _enrich(server, tmp_path, cdx([comp]))
     assert props(out["components"][0])["bomguard:provenance:status"] == "verified"
 
 
 def test_sbom_hashes_narrow_the_files(index_server, data_dir, tmp_path):
     prov = (data_dir / "provenance" / "sigstore-3.6.1.tar.gz.provenance").read_bytes()
     sdist = add_dist(index_server, data_dir, "sigstore-3.6.1.tar.gz", provenance=prov)
-    index_server.add_file("sigstore", "sigstore-3.6.1-py3-none-any.whl", sha256="cd" * 32, provenance=None)
+    index_server.add_file(
+        "sigstore", "sigstore-3.6.1-py3-none-any.whl", sha256="cd" * 32, provenance=None
+    )
     # Without hashes: every file counts, one attested and one not → partial.
     _, out, _ = _enrich(index_server, tmp_path, cdx([pypi("sigstore", "3.6.1")]))
     assert props(out["components"][0])["bomguard:provenance:status"] == "partial"
@@ -279,7 +296,7 @@ def test_sbom_hash_that_disagrees_with_the_index_is_invalid(index_server, data_d
     ],
 )
 def test_provenance_faults_are_never_absent(real_index, tmp_path, fault, expected, reason):
-    server, registered = real_index
+    server, _registered = real_index
     server.fault("/integrity/sigstore/", **fault)
     _, out, _ = _enrich(server, tmp_path, cdx([pypi("sigstore", "3.6.1")]))
     p = props(out["components"][0])
@@ -337,7 +354,10 @@ def test_input_is_never_modified_and_outputs_are_whole(real_index, tmp_path):
     sbom = write_json(tmp_path / "in.json", doc)
     before = sbom.read_bytes()
     out = tmp_path / "out.json"
-    assert run_cli(["enrich", str(sbom), "-o", str(out), "--index-url", server.index_url, *EMBEDDED]) == 0
+    assert (
+        run_cli(["enrich", str(sbom), "-o", str(out), "--index-url", server.index_url, *EMBEDDED])
+        == 0
+    )
     assert sbom.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "out.json"]
 
@@ -377,8 +397,18 @@ def test_python_dash_m_runs(real_index, tmp_path):
     server, _ = real_index
     sbom = write_json(tmp_path / "in.json", cdx([pypi("sigstore", "3.6.1")]))
     proc = subprocess.run(
-        [sys.executable, "-m", "bomguard", "enrich", str(sbom), "-o", str(tmp_path / "o.json"),
-         "--index-url", server.index_url, *EMBEDDED],
+        [
+            sys.executable,
+            "-m",
+            "bomguard",
+            "enrich",
+            str(sbom),
+            "-o",
+            str(tmp_path / "o.json"),
+            "--index-url",
+            server.index_url,
+            *EMBEDDED,
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -100,11 +100,17 @@ def cli() -> None:
     "--strict", is_flag=True, help="Also fail when a PyPI component's provenance is unknown."
 )
 @click.option(
-    "--concurrency", default=16, show_default=True, type=click.IntRange(1, 256),
+    "--concurrency",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 256),
     help="HTTP requests in flight at once.",
 )
 @click.option(
-    "--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1, 600),
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 600),
     help="Seconds before one HTTP request gives up.",
 )
 @click.option(
@@ -114,7 +120,8 @@ def cli() -> None:
     help="A host other than the index's own that may serve provenance (repeatable).",
 )
 @click.option(
-    "--validate-output", is_flag=True,
+    "--validate-output",
+    is_flag=True,
     help="Validate the enriched SBOM against its official schema before writing it.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Per-component detail and tracebacks.")

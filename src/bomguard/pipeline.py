@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bomguard.index import (
@@ -74,7 +74,7 @@ class EnrichResult:
     evidence: dict[str, ComponentEvidence | None]
     """Per component locator; ``None`` for components that are not PyPI packages."""
     verdict: Verdict
-    policies: list[Policy]
+    policies: Sequence[Policy]
     trust_root: TrustRoot | None
 
 
@@ -119,18 +119,20 @@ class _FileChecker:
         self.cache: dict[tuple[str, str | None, str], FileEvidence] = {}
 
     def check(self, fetched: FetchedFile, sbom_shas: frozenset[str]) -> FileEvidence:
-        base = {
-            "filename": fetched.filename,
-            "sha256": fetched.sha256,
-            "url": fetched.url,
-            "provenance_url": fetched.provenance_url,
-        }
+        base = FileEvidence(
+            filename=fetched.filename,
+            sha256=fetched.sha256,
+            status=Status.UNKNOWN,
+            reason=fetched.reason,
+            url=fetched.url,
+            provenance_url=fetched.provenance_url,
+        )
         if fetched.state is FetchState.ABSENT:
-            return FileEvidence(**base, status=Status.ABSENT, reason=fetched.reason)
+            return replace(base, status=Status.ABSENT)
         if fetched.state is FetchState.CONFLICT:
-            return FileEvidence(**base, status=Status.INVALID, reason=fetched.reason)
+            return replace(base, status=Status.INVALID)
         if fetched.state is not FetchState.PRESENT or fetched.provenance is None:
-            return FileEvidence(**base, status=Status.UNKNOWN, reason=fetched.reason)
+            return base
         source = DigestSource.SBOM if fetched.sha256 in sbom_shas else DigestSource.INDEX
         key = (
             fetched.filename,
@@ -144,8 +146,8 @@ class _FileChecker:
             status, reason, results, identity = self.verifier.verify(
                 fetched.provenance, fetched.filename, fetched.sha256, source
             )
-            self.cache[key] = FileEvidence(
-                **base,
+            self.cache[key] = replace(
+                base,
                 status=status,
                 reason=reason,
                 digest_source=source if status is Status.VERIFIED else None,
@@ -208,11 +210,7 @@ def enrich(
             evidence[component.locator] = evidence_for(fetched[request], checker, shas)
 
     document.enrich(
-        {
-            locator: addition_for(ev)
-            for locator, ev in evidence.items()
-            if ev is not None
-        }
+        {locator: addition_for(ev) for locator, ev in evidence.items() if ev is not None}
     )
     verdict = evaluate(policies, [(c, evidence.get(c.locator)) for c in components])
     return EnrichResult(document, components, evidence, verdict, policies, trust_root)

@@ -8,10 +8,11 @@ file or release with a reason; nothing here ever turns a failure into ``absent``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -84,6 +85,7 @@ class _Failure(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,7 @@ class _Client:
                 retryable = failure.status is None or failure.status in _RETRY_STATUSES
                 if failure.status == 0 or not retryable or attempt >= self.options.retries:
                     raise
-                wait = getattr(failure, "retry_after", None)
+                wait = failure.retry_after
                 if wait is None:
                     wait = self.options.backoff * (2**attempt) * (0.5 + random.random())
                 attempt += 1
@@ -176,13 +178,15 @@ class _Client:
                             failure = _Failure(f"HTTP {response.status_code}", response.status_code)
                             retry_after = response.headers.get("retry-after")
                             if retry_after is not None:
-                                try:
-                                    failure.retry_after = max(0.0, float(retry_after))  # type: ignore[attr-defined]
-                                except ValueError:
-                                    pass
+                                with contextlib.suppress(ValueError):
+                                    failure.retry_after = max(0.0, float(retry_after))
                             raise failure
                         declared = response.headers.get("content-length")
-                        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                        if (
+                            declared is not None
+                            and declared.isdigit()
+                            and int(declared) > max_bytes
+                        ):
                             raise _Failure(f"response larger than the {max_bytes}-byte limit", 0)
                         chunks: list[bytes] = []
                         size = 0
@@ -280,28 +284,25 @@ class _Client:
     # -- provenance -------------------------------------------------------------------
 
     async def provenance(self, index_url: str, page_file: _PageFile) -> FetchedFile:
-        common = {
-            "filename": page_file.filename,
-            "sha256": page_file.sha256,
-            "url": redact_url(page_file.url),
-        }
+        base = FetchedFile(
+            filename=page_file.filename,
+            sha256=page_file.sha256,
+            state=FetchState.UNKNOWN,
+            url=redact_url(page_file.url),
+        )
         if page_file.provenance is _MISSING:
-            return FetchedFile(
-                **common,
-                state=FetchState.UNKNOWN,
-                reason="the index does not advertise PEP 740 provenance for this file",
+            return replace(
+                base, reason="the index does not advertise PEP 740 provenance for this file"
             )
         if page_file.provenance is None:
-            return FetchedFile(**common, state=FetchState.ABSENT, reason="no provenance published")
+            return replace(base, state=FetchState.ABSENT, reason="no provenance published")
         url = str(page_file.provenance)
         shown = redact_url(url)
+        base = replace(base, provenance_url=shown)
         host = (urlsplit(url).hostname or "").lower()
         if _origin(url) != _origin(index_url) and host not in self.options.allowed_provenance_hosts:
-            return FetchedFile(
-                **common,
-                provenance_url=shown,
-                state=FetchState.UNKNOWN,
-                reason=f"provenance URL {shown} is not on the index's origin; refused",
+            return replace(
+                base, reason=f"provenance URL {shown} is not on the index's origin; refused"
             )
         self._notify("provenance", page_file.filename)
         try:
@@ -313,21 +314,12 @@ class _Client:
                 reason = "provenance access disabled by the index (HTTP 403)"
             else:
                 reason = f"provenance fetch failed: {failure.reason}"
-            return FetchedFile(
-                **common, provenance_url=shown, state=FetchState.UNKNOWN, reason=reason
-            )
+            return replace(base, reason=reason)
         try:
             json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return FetchedFile(
-                **common,
-                provenance_url=shown,
-                state=FetchState.UNKNOWN,
-                reason="provenance response is truncated or not JSON",
-            )
-        return FetchedFile(
-            **common, provenance_url=shown, state=FetchState.PRESENT, provenance=body
-        )
+            return replace(base, reason="provenance response is truncated or not JSON")
+        return replace(base, state=FetchState.PRESENT, provenance=body)
 
     async def release(self, request: ReleaseRequest) -> ReleaseFetch:
         index_url = request.index_url or self.options.index_url
@@ -340,7 +332,9 @@ class _Client:
             wanted = Version(request.version)
         except InvalidVersion:
             return ReleaseFetch(
-                request, error=f"{request.version!r} is not a PEP 440 version", index_url=shown_index
+                request,
+                error=f"{request.version!r} is not a PEP 440 version",
+                index_url=shown_index,
             )
         release = [f for f in page if _release_version(f.filename) == wanted]
         if not release:

@@ -197,12 +197,9 @@ class CycloneDxJson(SbomDocument):
         return (json.dumps(self.data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
     def validate(self) -> str | None:
-        from cyclonedx.schema import SchemaVersion
-        from cyclonedx.validation.json import JsonStrictValidator
+        from bomguard.sbom.validate import first_error
 
-        schema = SchemaVersion.from_version(self._version)
-        error = JsonStrictValidator(schema).validate_str(json.dumps(self.data))
-        return None if error is None else str(error).splitlines()[0]
+        return first_error(self._version, self.data)
 
 
 def _list(value: object) -> list[Any]:

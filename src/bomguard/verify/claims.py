@@ -13,7 +13,7 @@ from bomguard.models import Identity
 __all__ = ["CLAIM_NAMES", "identity_from_certificate"]
 
 _PREFIX = "1.3.6.1.4.1.57264.1."
-#: Fulcio extension OIDs 1.3.6.1.4.1.57264.1.8–.22, by the names bomguard records them as.
+#: Fulcio extension OIDs 1.3.6.1.4.1.57264.1.8 to .22, by the names bomguard records them as.
 CLAIM_NAMES: Mapping[str, str] = {
     _PREFIX + "8": "issuer",
     _PREFIX + "9": "build_signer_uri",
@@ -69,7 +69,7 @@ def _san(cert: x509.Certificate) -> str | None:
     except x509.ExtensionNotFound:
         return None
     for kind in (x509.UniformResourceIdentifier, x509.RFC822Name, x509.OtherName):
-        values = san.get_values_for_type(kind)  # type: ignore[type-var]
+        values = san.get_values_for_type(kind)
         if values:
             value = values[0]
             return value if isinstance(value, str) else None

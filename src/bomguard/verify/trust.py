@@ -68,7 +68,8 @@ def _make(source: str, instance: str, raw: bytes) -> TrustRoot:
 
 
 def _refresh_over_tuf(tuf_url: str, staging: bool) -> bytes:
-    from tuf.ngclient import Updater, UpdaterConfig
+    from tuf.ngclient.config import UpdaterConfig
+    from tuf.ngclient.updater import Updater
 
     bootstrap = _embedded("root.json", STAGING_TUF_URL if staging else PRODUCTION_TUF_URL)
     with tempfile.TemporaryDirectory(prefix="bomguard-tuf-") as tmp:

@@ -116,7 +116,9 @@ class ProvenanceVerifier:
                 attestation = Attestation.model_validate(raw)
             except ValidationError as err:
                 out.append(
-                    AttestationResult(None, Status.INVALID, f"{label} is malformed: {_first_line(err)}")
+                    AttestationResult(
+                        None, Status.INVALID, f"{label} is malformed: {_first_line(err)}"
+                    )
                 )
                 continue
             out.append(

@@ -154,6 +154,17 @@ class _Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def _conditional(response: _Response, path: str, if_none_match: str | None) -> _Response:
+    """Project pages carry a strong ETag; a matching If-None-Match gets a 304."""
+    if response.status != HTTPStatus.OK or not urlsplit(path).path.startswith("/simple/"):
+        return response
+    etag = '"' + hashlib.sha256(response.body).hexdigest()[:32] + '"'
+    response.headers["ETag"] = etag
+    if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
+        return _Response(HTTPStatus.NOT_MODIFIED, b"", {"ETag": etag})
+    return response
+
+
 class _Abort(Exception):
     """Drop the connection without answering (the server is closing, or a reset fault)."""
 
@@ -225,6 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
             response = self._fault_response(fault) if fault and fault.replaces_response else None
             if response is None:
                 response = owner._route(self.path, self.headers.get("Accept"))
+                response = _conditional(response, self.path, self.headers.get("If-None-Match"))
             if fault is not None:
                 response.headers.update(fault.headers)
             self._send(response, head=head, truncate=fault is not None and fault.truncate)

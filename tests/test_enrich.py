@@ -387,10 +387,9 @@ def test_library_call_and_no_cache_left_behind(real_index, tmp_path):
     assert identity.repository == "sigstore/sigstore-python"
     assert identity.ref == "refs/tags/v3.6.1"
     assert identity.log_index == 156716889
-    # HOME is a fresh directory per test: nothing may appear under ~/.cache.
+    # HOME is a fresh directory per test: sigstore's own TUF state must not appear.
     home = Path.home()
-    assert not (home / ".cache").exists()
-    assert not (home / ".local").exists()
+    assert not list(home.rglob("sigstore-python"))
 
 
 def test_python_dash_m_runs(real_index, tmp_path):

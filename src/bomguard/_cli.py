@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -53,6 +54,96 @@ def cli() -> None:
     """Turn an SBOM into supply-chain evidence: verified PEP 740 provenance and a verdict."""
 
 
+def _index_options(func: Callable[..., None]) -> Callable[..., None]:
+    """The options that say where and how to fetch provenance (shared by commands)."""
+    options = [
+        click.option(
+            "--index-url",
+            envvar="BOMGUARD_INDEX_URL",
+            default="https://pypi.org/simple/",
+            show_default=True,
+            help="Base URL of the PEP 503/691 index (as pip's --index-url); credentials "
+            "in it are used for that index only and never printed.",
+        ),
+        click.option(
+            "--extra-index-url",
+            "extra_index_urls",
+            multiple=True,
+            help="Another index that components' repository_url qualifiers may name (repeatable).",
+        ),
+        click.option(
+            "--concurrency",
+            default=16,
+            show_default=True,
+            type=click.IntRange(1, 256),
+            help="HTTP requests in flight at once.",
+        ),
+        click.option(
+            "--timeout",
+            default=30.0,
+            show_default=True,
+            type=click.FloatRange(0.1, 600),
+            help="Seconds before one HTTP request gives up.",
+        ),
+        click.option(
+            "--retries",
+            default=3,
+            show_default=True,
+            type=click.IntRange(0, 10),
+            help="Retries on 429, 5xx and connection errors (with backoff).",
+        ),
+        click.option(
+            "--allow-provenance-host",
+            "allowed_hosts",
+            multiple=True,
+            help="A host other than the index's own that may serve provenance (repeatable).",
+        ),
+        click.option(
+            "--cache-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            envvar="BOMGUARD_CACHE_DIR",
+            help="Cache directory (default: the user cache directory).",
+        ),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
+        click.option(
+            "--cert",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="CA bundle for a private index (SSL_CERT_FILE is honoured too).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _make_index_options(
+    index_url: str,
+    extra_index_urls: Sequence[str],
+    concurrency: int,
+    timeout: float,
+    retries: int,
+    allowed_hosts: Sequence[str],
+    cache_dir: Path | None,
+    no_cache: bool,
+    cert: Path | None,
+    mirror: Path | None = None,
+) -> Any:
+    from bomguard.index import IndexOptions, default_cache_dir
+
+    cache = None if (no_cache or mirror is not None) else (cache_dir or default_cache_dir())
+    return IndexOptions(
+        index_url=index_url,
+        extra_index_urls=tuple(extra_index_urls),
+        concurrency=concurrency,
+        timeout=timeout,
+        retries=retries,
+        allowed_provenance_hosts=frozenset(h.lower() for h in allowed_hosts),
+        cache_dir=cache,
+        mirror=mirror,
+        cert=cert,
+    )
+
+
 @cli.command()
 @click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -76,17 +167,7 @@ def cli() -> None:
     help="Write the verdict document (JSON) here.",
 )
 @click.option(
-    "--index-url",
-    envvar="BOMGUARD_INDEX_URL",
-    default="https://pypi.org/simple/",
-    show_default=True,
-    help="Base URL of the PEP 503/691 index (as pip's --index-url).",
-)
-@click.option(
-    "--extra-index-url",
-    "extra_index_urls",
-    multiple=True,
-    help="Another index that components' repository_url qualifiers may name (repeatable).",
+    "--strict", is_flag=True, help="Also fail when a PyPI component's provenance is unknown."
 )
 @click.option(
     "--trust-root",
@@ -97,28 +178,11 @@ def cli() -> None:
 )
 @click.option("--staging", is_flag=True, help="Use Sigstore's staging instance.")
 @click.option(
-    "--strict", is_flag=True, help="Also fail when a PyPI component's provenance is unknown."
+    "--mirror",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Read pages and provenance from a 'bomguard fetch' directory: no network.",
 )
-@click.option(
-    "--concurrency",
-    default=16,
-    show_default=True,
-    type=click.IntRange(1, 256),
-    help="HTTP requests in flight at once.",
-)
-@click.option(
-    "--timeout",
-    default=30.0,
-    show_default=True,
-    type=click.FloatRange(0.1, 600),
-    help="Seconds before one HTTP request gives up.",
-)
-@click.option(
-    "--allow-provenance-host",
-    "allowed_hosts",
-    multiple=True,
-    help="A host other than the index's own that may serve provenance (repeatable).",
-)
+@_index_options
 @click.option(
     "--validate-output",
     is_flag=True,
@@ -130,33 +194,24 @@ def enrich(
     output: str,
     policies: Sequence[Path],
     verdict_path: Path | None,
-    index_url: str,
-    extra_index_urls: Sequence[str],
+    strict: bool,
     trust_root: str,
     staging: bool,
-    strict: bool,
-    concurrency: int,
-    timeout: float,
-    allowed_hosts: Sequence[str],
+    mirror: Path | None,
     validate_output: bool,
     verbose: bool,
+    **index: Any,
 ) -> None:
     """Enrich SBOM with verified PEP 740 provenance and evaluate policies."""
     from bomguard._io import write_atomic
     from bomguard.errors import OperationalError
-    from bomguard.index import IndexOptions, redact_url
+    from bomguard.index import redact_url
     from bomguard.pipeline import EnrichOptions
     from bomguard.pipeline import enrich as run
 
     options = EnrichOptions(
         policies=tuple(policies),
-        index=IndexOptions(
-            index_url=index_url,
-            concurrency=concurrency,
-            timeout=timeout,
-            allowed_provenance_hosts=frozenset(h.lower() for h in allowed_hosts),
-        ),
-        extra_index_urls=tuple(extra_index_urls),
+        index=_make_index_options(mirror=mirror, **index),
         trust_root=trust_root,
         staging=staging,
         strict=strict,
@@ -203,12 +258,52 @@ def enrich(
             err=True,
         )
     counts = ", ".join(f"{n} {s}" for s, n in result.verdict.counts.items() if n)
+    source = f"mirror {mirror}" if mirror is not None else f"index {redact_url(index['index_url'])}"
     click.echo(
         f"bomguard: {len(result.components)} components ({counts or 'none'}); "
-        f"index {redact_url(index_url)}; verdict: {result.verdict.verdict}",
+        f"{source}; verdict: {result.verdict.verdict}",
         err=True,
     )
     sys.exit(EXIT_PASS if result.verdict.verdict == "pass" else EXIT_FAIL)
+
+
+@cli.command()
+@click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--into",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The directory to write the mirror into (created if missing).",
+)
+@_index_options
+@click.option("-v", "--verbose", is_flag=True, help="Tracebacks on errors.")
+def fetch(sbom: Path, into: Path, verbose: bool, **index: Any) -> None:
+    """Fetch the pages and provenance SBOM needs into a mirror, for offline runs.
+
+    A later 'bomguard enrich SBOM --mirror DIR --trust-root embedded' makes no network
+    request at all and gives the same statuses.
+    """
+    from bomguard.errors import OperationalError
+    from bomguard.pipeline import EnrichOptions
+    from bomguard.pipeline import fetch as run
+
+    try:
+        into.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OperationalError(f"{into}: cannot create: {err.strerror or err}") from err
+    options = EnrichOptions(index=_make_index_options(**index))
+    progress = _Progress(sys.stderr.isatty())
+    try:
+        counts = run(sbom, into, options, observer=progress)
+    finally:
+        progress.close()
+    click.echo(
+        f"bomguard: mirrored {counts['releases']} releases, {counts['files']} files, "
+        f"{counts['provenance']} provenance objects into {into}"
+        + (f" ({counts['unknown']} could not be fetched)" if counts["unknown"] else ""),
+        err=True,
+    )
+    sys.exit(EXIT_PASS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -22,6 +22,7 @@ from bomguard.index import (
     IndexOptions,
     ReleaseFetch,
     ReleaseRequest,
+    fetch_mirror,
     fetch_releases,
     redact_url,
 )
@@ -45,7 +46,7 @@ from bomguard.sbom import SbomDocument, read_sbom
 from bomguard.sbom.properties import addition_for
 from bomguard.verify import ProvenanceVerifier, TrustRoot, load_trust_root
 
-__all__ = ["EnrichOptions", "EnrichResult", "enrich", "evidence_for"]
+__all__ = ["EnrichOptions", "EnrichResult", "enrich", "evidence_for", "fetch"]
 
 Observer = Callable[[str, str], None]
 """Progress callback ``(event, detail)``: ``page``, ``provenance``, ``retry``, ``verify``."""
@@ -57,7 +58,6 @@ class EnrichOptions:
 
     policies: Sequence[Path] = ()
     index: IndexOptions = field(default_factory=IndexOptions)
-    extra_index_urls: Sequence[str] = ()
     trust_root: str = "tuf"
     """``tuf`` (refresh online), ``embedded`` (shipped with sigstore), or a file path."""
     staging: bool = False
@@ -97,7 +97,8 @@ def _request_for(
         return ComponentEvidence(Status.UNKNOWN, ref.version_error)
     index_url = None
     if ref.repository_url:
-        allowed = {_norm_index(u) for u in (options.index.index_url, *options.extra_index_urls)}
+        indexes = (options.index.index_url, *options.index.extra_index_urls)
+        allowed = {_norm_index(u) for u in indexes}
         if _norm_index(ref.repository_url) not in allowed:
             return ComponentEvidence(
                 Status.UNKNOWN,
@@ -168,6 +169,45 @@ def evidence_for(
     return ComponentEvidence(status, reason, files, index_url=fetch.index_url)
 
 
+def _requests(
+    components: Sequence[Component], options: EnrichOptions
+) -> tuple[dict[str, ReleaseRequest], dict[str, ComponentEvidence | None]]:
+    requests: dict[str, ReleaseRequest] = {}
+    evidence: dict[str, ComponentEvidence | None] = {}
+    for component in components:
+        outcome = _request_for(component, options)
+        if isinstance(outcome, ReleaseRequest):
+            requests[component.locator] = outcome
+        else:
+            evidence[component.locator] = outcome
+    return requests, evidence
+
+
+def fetch(
+    sbom: Path,
+    into: Path,
+    options: EnrichOptions | None = None,
+    *,
+    observer: Observer | None = None,
+) -> dict[str, int]:
+    """Write everything a later offline run of ``sbom`` needs into a mirror at ``into``.
+
+    Returns counts: ``releases`` looked up, ``files`` found, ``provenance`` objects kept.
+    """
+    options = options or EnrichOptions()
+    components = read_sbom(sbom).components()
+    requests, _ = _requests(components, options)
+    results = fetch_mirror(list(requests.values()), into, options.index, observer)
+    files = [f for r in results.values() for f in r.files]
+    return {
+        "releases": len(results),
+        "files": len(files),
+        "provenance": sum(1 for f in files if f.state is FetchState.PRESENT),
+        "unknown": sum(1 for r in results.values() if r.error)
+        + sum(1 for f in files if f.state is FetchState.UNKNOWN),
+    }
+
+
 def enrich(
     sbom: Path,
     options: EnrichOptions | None = None,
@@ -187,14 +227,7 @@ def enrich(
     document = read_sbom(sbom)
     components = document.components()
 
-    evidence: dict[str, ComponentEvidence | None] = {}
-    requests: dict[str, ReleaseRequest] = {}
-    for component in components:
-        outcome = _request_for(component, options)
-        if isinstance(outcome, ReleaseRequest):
-            requests[component.locator] = outcome
-        else:
-            evidence[component.locator] = outcome
+    requests, evidence = _requests(components, options)
 
     trust_root = None
     verifier = None

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from bomguard.index.cache import DiskCache, default_cache_dir
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
-from bomguard.index.simple import DEFAULT_INDEX_URL, IndexOptions, fetch_releases, redact_url
+from bomguard.index.mirror import Mirror
+from bomguard.index.simple import (
+    DEFAULT_INDEX_URL,
+    IndexOptions,
+    fetch_mirror,
+    fetch_releases,
+    redact_url,
+)
 
 __all__ = [
     "DEFAULT_INDEX_URL",
+    "DiskCache",
     "FetchState",
     "FetchedFile",
     "IndexOptions",
+    "Mirror",
     "ReleaseFetch",
     "ReleaseRequest",
+    "default_cache_dir",
+    "fetch_mirror",
     "fetch_releases",
     "redact_url",
 ]

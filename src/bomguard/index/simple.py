@@ -11,10 +11,13 @@ import asyncio
 import contextlib
 import json
 import random
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
 from packaging.utils import (
@@ -27,7 +30,9 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from bomguard import __version__
+from bomguard.index.cache import CachedPage, DiskCache
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
+from bomguard.index.mirror import Mirror, MirrorError
 
 __all__ = [
     "DEFAULT_INDEX_URL",
@@ -59,6 +64,16 @@ class IndexOptions:
     max_page_bytes: int = 64 * 1024 * 1024
     max_provenance_bytes: int = 16 * 1024 * 1024
     allowed_provenance_hosts: frozenset[str] = field(default_factory=frozenset)
+    cache_dir: Path | None = None
+    """On-disk cache (provenance kept forever, pages revalidated); ``None``: no cache."""
+    mirror: Path | None = None
+    """Read pages and provenance from a ``bomguard fetch`` directory: no network at all."""
+    cert: Path | None = None
+    """CA bundle for a private index (``SSL_CERT_FILE`` is honoured too)."""
+    extra_index_urls: tuple[str, ...] = ()
+    """Other indexes components may name (``repository_url``); their credentials apply too."""
+    use_netrc: bool = True
+    """Take credentials for the index from ``~/.netrc`` when the URL has none."""
 
 
 def redact_url(url: str) -> str:
@@ -70,6 +85,43 @@ def redact_url(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+class _IndexAuth(httpx.Auth):
+    """Basic auth from the URL's own user info, else from a netrc file for that host."""
+
+    def __init__(self, use_netrc: bool, index_urls: Sequence[str] = ()) -> None:
+        self._by_origin: dict[tuple[str, str, int | None], tuple[str, str]] = {}
+        for index_url in index_urls:
+            parts = urlsplit(index_url)
+            if parts.username or parts.password:
+                creds = (unquote(parts.username or ""), unquote(parts.password or ""))
+                self._by_origin.setdefault(_origin(index_url), creds)
+        self._netrc = None
+        if use_netrc:
+            import netrc
+            import os
+
+            path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+            if path.is_file():
+                with contextlib.suppress(netrc.NetrcParseError, OSError):
+                    self._netrc = netrc.netrc(str(path))
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        url = request.url
+        same_origin = self._by_origin.get(_origin(str(url)))
+        if url.username or url.password:
+            header = httpx.BasicAuth(url.username, url.password)._auth_header
+            request.headers["Authorization"] = header
+        elif same_origin is not None:
+            # Credentials given with an index URL go to that index's origin, nowhere else.
+            request.headers["Authorization"] = httpx.BasicAuth(*same_origin)._auth_header
+        elif self._netrc is not None:
+            found = self._netrc.authenticators(url.host)
+            if found is not None and found[2] is not None:
+                header = httpx.BasicAuth(found[0] or "", found[2])._auth_header
+                request.headers["Authorization"] = header
+        yield request
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -125,24 +177,36 @@ class _Client:
         self.observer = observer
         self.limit = asyncio.Semaphore(max(1, options.concurrency))
         self.pages: dict[tuple[str, str], asyncio.Task[list[_PageFile]]] = {}
+        self.cache = DiskCache(options.cache_dir) if options.cache_dir is not None else None
+        self.mirror = Mirror.open(options.mirror) if options.mirror is not None else None
+        verify: ssl.SSLContext | bool = True
+        if options.cert is not None:
+            verify = ssl.create_default_context(cafile=str(options.cert))
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(options.timeout),
             follow_redirects=False,
             headers={"User-Agent": f"bomguard/{__version__}"},
             limits=httpx.Limits(max_connections=max(1, options.concurrency)),
             trust_env=True,
+            verify=verify,
+            auth=_IndexAuth(options.use_netrc, (options.index_url, *options.extra_index_urls)),
         )
 
     def _notify(self, event: str, detail: str) -> None:
         if self.observer is not None:
             self.observer(event, detail)
 
-    async def get(self, url: str, accept: str, max_bytes: int) -> tuple[httpx.Response, bytes]:
-        """GET with retries; redirects are followed only within the URL's own origin."""
+    async def get(
+        self, url: str, accept: str, max_bytes: int, headers: dict[str, str] | None = None
+    ) -> tuple[httpx.Response, bytes]:
+        """GET with retries; redirects are followed only within the URL's own origin.
+
+        A 304 answer (to a conditional request) is returned with an empty body.
+        """
         attempt = 0
         while True:
             try:
-                return await self._get_once(url, accept, max_bytes)
+                return await self._get_once(url, accept, max_bytes, headers or {})
             except _Failure as failure:
                 retryable = failure.status is None or failure.status in _RETRY_STATUSES
                 if failure.status == 0 or not retryable or attempt >= self.options.retries:
@@ -155,15 +219,17 @@ class _Client:
                 await asyncio.sleep(min(wait, self.options.max_retry_wait))
 
     async def _get_once(
-        self, url: str, accept: str, max_bytes: int
+        self, url: str, accept: str, max_bytes: int, headers: dict[str, str]
     ) -> tuple[httpx.Response, bytes]:
         current = url
         async with self.limit:
             for _ in range(5):
                 try:
                     async with self.http.stream(
-                        "GET", current, headers={"Accept": accept}
+                        "GET", current, headers={"Accept": accept, **headers}
                     ) as response:
+                        if response.status_code == 304:
+                            return response, b""
                         if response.is_redirect:
                             target = urljoin(current, response.headers.get("location", ""))
                             if _origin(target) != _origin(url):
@@ -215,17 +281,41 @@ class _Client:
     async def _fetch_page(self, index_url: str, project: str) -> list[_PageFile]:
         base = index_url if index_url.endswith("/") else index_url + "/"
         url = urljoin(base, f"{canonicalize_name(project)}/")
+        if self.mirror is not None:
+            try:
+                return self._parse_json(self.mirror.page(project), url)
+            except MirrorError as err:
+                raise _Failure(str(err), 0) from err
         self._notify("page", project)
+        cached = self.cache.get_page(redact_url(url)) if self.cache is not None else None
+        conditional = {}
+        if cached is not None and cached.etag:
+            conditional["If-None-Match"] = cached.etag
+        if cached is not None and cached.last_modified:
+            conditional["If-Modified-Since"] = cached.last_modified
         try:
             response, body = await self.get(
-                url, f"{SIMPLE_JSON}, text/html;q=0.1", self.options.max_page_bytes
+                url, f"{SIMPLE_JSON}, text/html;q=0.1", self.options.max_page_bytes, conditional
             )
         except _Failure as failure:
             if failure.status == 404:
                 raise _Failure("project not found on the index (HTTP 404)", 404) from None
             raise
-        content_type = response.headers.get("content-type", "").split(";")[0].strip()
         final_url = str(response.url)
+        if response.status_code == 304 and cached is not None:
+            body, content_type = cached.body, cached.content_type
+        else:
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+            if self.cache is not None:
+                self.cache.put_page(
+                    CachedPage(
+                        url=redact_url(url),
+                        body=body,
+                        content_type=content_type,
+                        etag=response.headers.get("etag"),
+                        last_modified=response.headers.get("last-modified"),
+                    )
+                )
         if content_type == SIMPLE_JSON or content_type == "application/json":
             return self._parse_json(body, final_url)
         if content_type in ("text/html", ""):
@@ -300,10 +390,22 @@ class _Client:
         shown = redact_url(url)
         base = replace(base, provenance_url=shown)
         host = (urlsplit(url).hostname or "").lower()
-        if _origin(url) != _origin(index_url) and host not in self.options.allowed_provenance_hosts:
+        off_origin = _origin(url) != _origin(index_url)
+        if self.mirror is None and off_origin and host not in self.options.allowed_provenance_hosts:
             return replace(
                 base, reason=f"provenance URL {shown} is not on the index's origin; refused"
             )
+        origin = "{}://{}:{}".format(*_origin(index_url))
+        if self.mirror is not None:
+            try:
+                body = self.mirror.provenance(page_file.filename, page_file.sha256)
+            except MirrorError as err:
+                return replace(base, reason=str(err))
+            return replace(base, state=FetchState.PRESENT, provenance=body)
+        if self.cache is not None and page_file.sha256:
+            hit = self.cache.get_provenance(origin, page_file.filename, page_file.sha256)
+            if hit is not None:
+                return replace(base, state=FetchState.PRESENT, provenance=hit)
         self._notify("provenance", page_file.filename)
         try:
             _, body = await self.get(url, INTEGRITY_JSON, self.options.max_provenance_bytes)
@@ -319,6 +421,8 @@ class _Client:
             json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             return replace(base, reason="provenance response is truncated or not JSON")
+        if self.cache is not None and page_file.sha256:
+            self.cache.put_provenance(origin, page_file.filename, page_file.sha256, body)
         return replace(base, state=FetchState.PRESENT, provenance=body)
 
     async def release(self, request: ReleaseRequest) -> ReleaseFetch:
@@ -392,12 +496,17 @@ def _select(
 
 async def _fetch_all(
     requests: Sequence[ReleaseRequest], options: IndexOptions, observer: Observer | None
-) -> dict[ReleaseRequest, ReleaseFetch]:
+) -> tuple[dict[ReleaseRequest, ReleaseFetch], dict[str, list[_PageFile]]]:
     client = _Client(options, observer)
     try:
         unique = list(dict.fromkeys(requests))
         results = await asyncio.gather(*(client.release(r) for r in unique))
-        return dict(zip(unique, results, strict=True))
+        pages = {
+            project: task.result()
+            for (_, project), task in client.pages.items()
+            if task.done() and task.exception() is None
+        }
+        return dict(zip(unique, results, strict=True)), pages
     finally:
         await client.aclose()
 
@@ -408,4 +517,45 @@ def fetch_releases(
     observer: Observer | None = None,
 ) -> dict[ReleaseRequest, ReleaseFetch]:
     """Fetch every requested release's files and provenance (equal requests once)."""
-    return asyncio.run(_fetch_all(requests, options or IndexOptions(), observer))
+    return asyncio.run(_fetch_all(requests, options or IndexOptions(), observer))[0]
+
+
+def _page_json(project: str, files: list[_PageFile]) -> bytes:
+    entries = []
+    for f in files:
+        entry: dict[str, Any] = {
+            "filename": f.filename,
+            "url": redact_url(f.url),
+            "hashes": {"sha256": f.sha256} if f.sha256 else {},
+        }
+        if f.provenance is not _MISSING:
+            entry["provenance"] = None if f.provenance is None else redact_url(str(f.provenance))
+        entries.append(entry)
+    doc = {"meta": {"api-version": "1.1"}, "name": project, "files": entries}
+    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+def fetch_mirror(
+    requests: Sequence[ReleaseRequest],
+    root: Path,
+    options: IndexOptions | None = None,
+    observer: Observer | None = None,
+) -> dict[ReleaseRequest, ReleaseFetch]:
+    """Fetch like :func:`fetch_releases` and write everything into a mirror at ``root``."""
+    from bomguard.index.mirror import write_mirror
+
+    options = options or IndexOptions()
+    results, pages = asyncio.run(_fetch_all(requests, options, observer))
+    provenance = {
+        f.filename: f.provenance
+        for fetch in results.values()
+        for f in fetch.files
+        if f.state is FetchState.PRESENT and f.provenance is not None
+    }
+    write_mirror(
+        root,
+        redact_url(options.index_url),
+        {project: _page_json(project, files) for project, files in pages.items()},
+        provenance,
+    )
+    return results

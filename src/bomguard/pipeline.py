@@ -11,7 +11,6 @@ and operational errors) or recorded as statuses (everything per component).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,7 +43,8 @@ from bomguard.policy import (
 )
 from bomguard.sbom import SbomDocument, read_sbom
 from bomguard.sbom.properties import addition_for
-from bomguard.verify import ProvenanceVerifier, TrustRoot, load_trust_root
+from bomguard.verify import FileVerdict, TrustRoot, load_trust_root
+from bomguard.verify.batch import VerifyJob, verify_batch
 
 __all__ = ["EnrichOptions", "EnrichResult", "enrich", "evidence_for", "fetch"]
 
@@ -63,6 +63,8 @@ class EnrichOptions:
     staging: bool = False
     strict: bool = False
     """Also fail on ``unknown`` provenance (adds the built-in strict rule)."""
+    workers: int | None = None
+    """Processes to verify with (default: one per core; small batches stay in-process)."""
 
 
 @dataclass
@@ -111,60 +113,80 @@ def _request_for(
     return ReleaseRequest(ref.name, ref.version, refs, index_url)
 
 
-class _FileChecker:
-    """Verifies fetched files, each distinct (file, digest, provenance) once."""
+def _file_evidence(
+    fetched: FetchedFile, verdicts: dict[tuple[str, str | None, bytes | None], FileVerdict]
+) -> FileEvidence:
+    base = FileEvidence(
+        filename=fetched.filename,
+        sha256=fetched.sha256,
+        status=Status.UNKNOWN,
+        reason=fetched.reason,
+        url=fetched.url,
+        provenance_url=fetched.provenance_url,
+    )
+    if fetched.state is FetchState.ABSENT:
+        return replace(base, status=Status.ABSENT)
+    if fetched.state is FetchState.CONFLICT:
+        return replace(base, status=Status.INVALID)
+    if fetched.state is not FetchState.PRESENT or fetched.provenance is None:
+        return base
+    verdict = verdicts.get((fetched.filename, fetched.sha256, fetched.provenance))
+    if verdict is None:  # pragma: no cover - every present file was verified
+        return replace(base, reason="not verified")
+    status, reason, results, identity = verdict
+    return replace(
+        base,
+        status=status,
+        reason=reason,
+        digest_source=fetched_digest_source(fetched) if status is Status.VERIFIED else None,
+        attestations=results,
+        identity=identity,
+    )
 
-    def __init__(self, verifier: ProvenanceVerifier | None, observer: Observer | None) -> None:
-        self.verifier = verifier
-        self.observer = observer
-        self.cache: dict[tuple[str, str | None, str], FileEvidence] = {}
 
-    def check(self, fetched: FetchedFile, sbom_shas: frozenset[str]) -> FileEvidence:
-        base = FileEvidence(
-            filename=fetched.filename,
-            sha256=fetched.sha256,
-            status=Status.UNKNOWN,
-            reason=fetched.reason,
-            url=fetched.url,
-            provenance_url=fetched.provenance_url,
-        )
-        if fetched.state is FetchState.ABSENT:
-            return replace(base, status=Status.ABSENT)
-        if fetched.state is FetchState.CONFLICT:
-            return replace(base, status=Status.INVALID)
-        if fetched.state is not FetchState.PRESENT or fetched.provenance is None:
-            return base
-        source = DigestSource.SBOM if fetched.sha256 in sbom_shas else DigestSource.INDEX
-        key = (
-            fetched.filename,
-            fetched.sha256,
-            hashlib.sha256(fetched.provenance).hexdigest(),
-        )
-        if key not in self.cache:
-            if self.observer is not None:
-                self.observer("verify", fetched.filename)
-            assert self.verifier is not None  # loaded whenever anything was fetched
-            status, reason, results, identity = self.verifier.verify(
-                fetched.provenance, fetched.filename, fetched.sha256, source
-            )
-            self.cache[key] = replace(
-                base,
-                status=status,
-                reason=reason,
-                digest_source=source if status is Status.VERIFIED else None,
-                attestations=results,
-                identity=identity,
-            )
-        return self.cache[key]
+def fetched_digest_source(fetched: FetchedFile) -> DigestSource:
+    """Which independent source bound the file's digest (the SBOM's own hash wins)."""
+    return DigestSource.SBOM if fetched.sbom_sha256 else DigestSource.INDEX
+
+
+def _verify_all(
+    fetched: dict[ReleaseRequest, ReleaseFetch],
+    trust_root: TrustRoot,
+    options: EnrichOptions,
+    observer: Observer | None,
+) -> dict[tuple[str, str | None, bytes | None], FileVerdict]:
+    present = {
+        (f.filename, f.sha256, f.provenance): f
+        for release in fetched.values()
+        for f in release.files
+        if f.state is FetchState.PRESENT and f.provenance is not None
+    }
+    jobs = [
+        VerifyJob(f.provenance or b"", f.filename, f.sha256, fetched_digest_source(f))
+        for f in present.values()
+    ]
+
+    def done(filename: str) -> None:
+        if observer is not None:
+            observer("verify", filename)
+
+    verdicts = verify_batch(
+        trust_root,
+        jobs,
+        cache_dir=options.index.cache_dir,
+        workers=options.workers,
+        on_done=done,
+    )
+    return dict(zip(present, verdicts, strict=True))
 
 
 def evidence_for(
-    fetch: ReleaseFetch, checker: _FileChecker, sbom_shas: frozenset[str]
+    fetch: ReleaseFetch, verdicts: dict[tuple[str, str | None, bytes | None], FileVerdict]
 ) -> ComponentEvidence:
     """Sum a fetched release's files up into a component's evidence."""
     if fetch.error is not None:
         return ComponentEvidence(Status.UNKNOWN, fetch.error, index_url=fetch.index_url)
-    files = tuple(checker.check(f, sbom_shas) for f in fetch.files)
+    files = tuple(_file_evidence(f, verdicts) for f in fetch.files)
     status, reason = summarize(files)
     return ComponentEvidence(status, reason, files, index_url=fetch.index_url)
 
@@ -230,17 +252,16 @@ def enrich(
     requests, evidence = _requests(components, options)
 
     trust_root = None
-    verifier = None
+    fetched: dict[ReleaseRequest, ReleaseFetch] = {}
+    verdicts: dict[tuple[str, str | None, bytes | None], FileVerdict] = {}
     if requests:
         trust_root = load_trust_root(options.trust_root, staging=options.staging)
-        verifier = ProvenanceVerifier(trust_root)
-    fetched = fetch_releases(list(requests.values()), options.index, observer) if requests else {}
-    checker = _FileChecker(verifier, observer)
+        fetched = fetch_releases(list(requests.values()), options.index, observer)
+        verdicts = _verify_all(fetched, trust_root, options, observer)
     for component in components:
         request = requests.get(component.locator)
         if request is not None:
-            shas = frozenset(s for _, s in request.refs if s)
-            evidence[component.locator] = evidence_for(fetched[request], checker, shas)
+            evidence[component.locator] = evidence_for(fetched[request], verdicts)
 
     document.enrich(
         {locator: addition_for(ev) for locator, ev in evidence.items() if ev is not None}

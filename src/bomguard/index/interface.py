@@ -47,6 +47,8 @@ class FetchedFile:
     url: str | None = None
     provenance_url: str | None = None
     provenance: bytes | None = None
+    sbom_sha256: bool = False
+    """Whether the SBOM itself recorded this file's sha256 (and it agrees with the index)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -447,9 +447,10 @@ class _Client:
                 error=f"version {request.version} has no files on the index",
                 index_url=shown_index,
             )
-        selected, missing = _select(release, request)
+        selected, missing, bound = _select(release, request)
         fetched = await asyncio.gather(*(self.provenance(index_url, f) for f in selected))
-        return ReleaseFetch(request, files=(*fetched, *missing), index_url=shown_index)
+        marked = [replace(f, sbom_sha256=f.filename in bound) for f in fetched]
+        return ReleaseFetch(request, files=(*marked, *missing), index_url=shown_index)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -457,12 +458,17 @@ class _Client:
 
 def _select(
     release: list[_PageFile], request: ReleaseRequest
-) -> tuple[list[_PageFile], list[FetchedFile]]:
-    """Narrow a release to the files the SBOM names; name the ones the index lacks."""
+) -> tuple[list[_PageFile], list[FetchedFile], set[str]]:
+    """Narrow a release to the files the SBOM names; name the ones the index lacks.
+
+    Returns the selected files, placeholders for files the index lacks or contradicts,
+    and the filenames whose sha256 the SBOM itself recorded.
+    """
     if not request.refs:
-        return release, []
+        return release, [], set()
     selected: dict[str, _PageFile] = {}
     missing: list[FetchedFile] = []
+    bound: set[str] = set()
     by_sha = {f.sha256: f for f in release if f.sha256}
     by_name = {f.filename: f for f in release}
     for filename, sha in sorted(request.refs, key=lambda r: (r[0] or "", r[1] or "")):
@@ -478,9 +484,17 @@ def _select(
                 )
             )
             continue
+        if named is not None and sha and named.sha256 is None:
+            # The index gives no digest: the SBOM's own hash binds the file.
+            named = replace(named, sha256=sha)
+            selected[named.filename] = named
+            bound.add(named.filename)
+            continue
         found = by_sha.get(sha) if sha else named
         if found is not None:
             selected[found.filename] = found
+            if sha:
+                bound.add(found.filename)
             continue
         missing.append(
             FetchedFile(
@@ -491,7 +505,7 @@ def _select(
             )
         )
     done = {m.filename for m in missing}
-    return [f for f in selected.values() if f.filename not in done], missing
+    return [f for f in selected.values() if f.filename not in done], missing, bound
 
 
 async def _fetch_all(

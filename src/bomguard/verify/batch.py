@@ -1,0 +1,208 @@
+"""Verify many files: across all cores, and never the same inputs twice.
+
+A verification result depends only on the provenance bytes, the file's name and sha256,
+where the digest came from, and the trust root (certificates are checked at the log's
+integrated time, not "now"), so results are cached on disk keyed by exactly those.
+A cache entry that does not parse is ignored and the file verified again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bomguard.models import AttestationResult, DigestSource, Identity, Status
+from bomguard.verify.trust import TrustRoot
+from bomguard.verify.verifier import FileVerdict, ProvenanceVerifier
+
+__all__ = ["VerifyJob", "verify_batch"]
+
+#: Below this many files, starting worker processes costs more than it saves.
+POOL_THRESHOLD = 48
+_CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyJob:
+    """One file to verify."""
+
+    provenance: bytes
+    filename: str
+    sha256: str | None
+    digest_source: DigestSource | None
+
+    def key(self, trust_root: TrustRoot) -> str:
+        h = hashlib.sha256()
+        for part in (
+            hashlib.sha256(self.provenance).hexdigest(),
+            self.filename,
+            self.sha256 or "",
+            self.digest_source.value if self.digest_source else "",
+            trust_root.sha256,
+            str(_CACHE_FORMAT),
+            _versions(),
+        ):
+            h.update(part.encode("utf-8") + b"\0")
+        return h.hexdigest()
+
+
+@functools.cache
+def _versions() -> str:
+    """The versions whose code decides a result: an upgrade never reuses old results."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for dist in ("bomguard", "sigstore", "pypi-attestations", "cryptography"):
+        try:
+            parts.append(f"{dist}={version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist}=?")
+    return ",".join(parts)
+
+
+# -- (de)serialising results ---------------------------------------------------------
+
+
+def _dump(verdict: FileVerdict) -> dict[str, Any]:
+    status, reason, results, identity = verdict
+    return {
+        "format": _CACHE_FORMAT,
+        "status": status.value,
+        "reason": reason,
+        "attestations": [
+            {
+                "predicate_type": r.predicate_type,
+                "status": r.status.value,
+                "reason": r.reason,
+                "identity": asdict(r.identity) if r.identity else None,
+            }
+            for r in results
+        ],
+        "identity": asdict(identity) if identity else None,
+    }
+
+
+def _identity(data: Any) -> Identity | None:
+    if data is None:
+        return None
+    return Identity(**{**data, "claims": dict(data.get("claims", {}))})
+
+
+def _load(data: Any) -> FileVerdict | None:
+    try:
+        if data.get("format") != _CACHE_FORMAT:
+            return None
+        results = tuple(
+            AttestationResult(
+                a["predicate_type"], Status(a["status"]), a["reason"], _identity(a["identity"])
+            )
+            for a in data["attestations"]
+        )
+        return Status(data["status"]), data["reason"], results, _identity(data["identity"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+class _ResultCache:
+    def __init__(self, root: Path | None) -> None:
+        self.root = root / "verify" if root is not None else None
+
+    def get(self, key: str) -> FileVerdict | None:
+        if self.root is None:
+            return None
+        try:
+            data = json.loads((self.root / key[:2] / f"{key}.json").read_bytes())
+        except (OSError, ValueError):
+            return None
+        return _load(data)
+
+    def put(self, key: str, verdict: FileVerdict) -> None:
+        if self.root is None:
+            return
+        folder = self.root / key[:2]
+        tmp: Path | None = None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+            tmp = Path(name)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(json.dumps(_dump(verdict)).encode("utf-8"))
+            tmp.replace(folder / f"{key}.json")
+        except OSError:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+
+# -- the worker side -----------------------------------------------------------------
+
+_worker_verifier: ProvenanceVerifier | None = None
+
+
+def _init_worker(trust_root: TrustRoot) -> None:
+    global _worker_verifier
+    _worker_verifier = ProvenanceVerifier(trust_root)
+
+
+def _verify_in_worker(job: VerifyJob) -> dict[str, Any]:
+    assert _worker_verifier is not None
+    return _dump(
+        _worker_verifier.verify(job.provenance, job.filename, job.sha256, job.digest_source)
+    )
+
+
+def verify_batch(
+    trust_root: TrustRoot,
+    jobs: Sequence[VerifyJob],
+    *,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    on_done: Callable[[str], None] | None = None,
+) -> list[FileVerdict]:
+    """Verify ``jobs`` (results in the same order), in parallel when it pays off."""
+    cache = _ResultCache(cache_dir)
+    keys = [job.key(trust_root) for job in jobs]
+    results: dict[str, FileVerdict] = {}
+    todo: dict[str, VerifyJob] = {}
+    for key, job in zip(keys, jobs, strict=True):
+        if key in results or key in todo:
+            continue
+        hit = cache.get(key)
+        if hit is not None:
+            results[key] = hit
+        else:
+            todo[key] = job
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if len(todo) >= POOL_THRESHOLD and count > 1:
+        with ProcessPoolExecutor(
+            max_workers=min(count, 8), initializer=_init_worker, initargs=(trust_root,)
+        ) as pool:
+            chunk = max(1, len(todo) // (count * 8))
+            for key, dumped in zip(
+                todo, pool.map(_verify_in_worker, todo.values(), chunksize=chunk), strict=True
+            ):
+                loaded = _load(dumped)
+                if loaded is None:  # pragma: no cover - our own format
+                    loaded = (Status.INVALID, "verification worker returned garbage", (), None)
+                results[key] = loaded
+                cache.put(key, loaded)
+                if on_done is not None:
+                    on_done(todo[key].filename)
+    elif todo:
+        verifier = ProvenanceVerifier(trust_root)
+        for key, job in todo.items():
+            verdict = verifier.verify(job.provenance, job.filename, job.sha256, job.digest_source)
+            results[key] = verdict
+            cache.put(key, verdict)
+            if on_done is not None:
+                on_done(job.filename)
+    return [results[key] for key in keys]

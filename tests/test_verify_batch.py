@@ -1,0 +1,81 @@
+"""Verifying many files: the process pool agrees with in-process, and results are cached."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+from indexserver import default_fixtures, read_publishers
+
+from bomguard.models import DigestSource, Status
+from bomguard.verify import load_trust_root
+from bomguard.verify.batch import POOL_THRESHOLD, VerifyJob, verify_batch
+
+DATA = Path(__file__).parent / "data"
+
+
+def _real_jobs() -> list[VerifyJob]:
+    publishers = read_publishers(DATA)
+    jobs = []
+    for dist, fixture in default_fixtures(DATA).items():
+        raw = (DATA / "provenance" / fixture).read_bytes()
+        if not fixture.endswith(".provenance"):
+            raw = json.dumps(
+                {
+                    "version": 1,
+                    "attestation_bundles": [
+                        {"publisher": publishers[fixture], "attestations": [json.loads(raw)]}
+                    ],
+                }
+            ).encode()
+        sha = hashlib.sha256((DATA / "provenance" / "dists" / dist).read_bytes()).hexdigest()
+        jobs.append(VerifyJob(raw, dist, sha, DigestSource.INDEX))
+    return jobs
+
+
+def _tampered(job: VerifyJob, byte: int) -> VerifyJob:
+    doc = json.loads(job.provenance)
+    att = doc["attestation_bundles"][0]["attestations"][0]
+    sig = bytearray(base64.b64decode(att["envelope"]["signature"]))
+    sig[byte % len(sig)] ^= 0x01
+    att["envelope"]["signature"] = base64.b64encode(bytes(sig)).decode()
+    return VerifyJob(json.dumps(doc).encode(), job.filename, job.sha256, job.digest_source)
+
+
+def test_pool_and_in_process_agree(tmp_path):
+    root = load_trust_root("embedded")
+    good = _real_jobs()
+    bad = [_tampered(job, i) for i in range(6) for job in good]
+    jobs = good + bad + good  # duplicates are verified once
+    assert len(set(j.key(root) for j in jobs)) >= POOL_THRESHOLD
+    in_process = verify_batch(root, jobs, workers=1)
+    pooled = verify_batch(root, jobs, workers=2)
+    assert pooled == in_process
+    statuses = [v[0] for v in pooled]
+    assert statuses[: len(good)] == [Status.VERIFIED] * len(good)
+    assert set(statuses[len(good) : len(good) + len(bad)]) == {Status.INVALID}
+
+
+def test_results_are_cached_by_inputs_and_trust_root(tmp_path):
+    root = load_trust_root("embedded")
+    jobs = _real_jobs()
+    verified: list[str] = []
+    first = verify_batch(root, jobs, cache_dir=tmp_path, on_done=verified.append)
+    assert len(verified) == len(jobs)
+    verified.clear()
+    second = verify_batch(root, jobs, cache_dir=tmp_path, on_done=verified.append)
+    assert verified == []
+    assert second == first
+    # Another trust root never reuses those results.
+    staging = load_trust_root("embedded", staging=True)
+    third = verify_batch(staging, jobs, cache_dir=tmp_path, on_done=verified.append)
+    assert len(verified) == len(jobs)
+    assert {v[0] for v in third} == {Status.INVALID}
+    # A corrupt cache entry is ignored and the file verified again.
+    for entry in (tmp_path / "verify").rglob("*.json"):
+        entry.write_text("{not json")
+    verified.clear()
+    assert verify_batch(root, jobs, cache_dir=tmp_path, on_done=verified.append) == first
+    assert len(verified) == len(jobs)

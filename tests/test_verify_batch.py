@@ -49,7 +49,7 @@ def test_pool_and_in_process_agree(tmp_path):
     good = _real_jobs()
     bad = [_tampered(job, i) for i in range(6) for job in good]
     jobs = good + bad + good  # duplicates are verified once
-    assert len(set(j.key(root) for j in jobs)) >= POOL_THRESHOLD
+    assert len({j.key(root) for j in jobs}) >= POOL_THRESHOLD
     in_process = verify_batch(root, jobs, workers=1)
     pooled = verify_batch(root, jobs, workers=2)
     assert pooled == in_process

@@ -79,3 +79,21 @@ def test_results_are_cached_by_inputs_and_trust_root(tmp_path):
     verified.clear()
     assert verify_batch(root, jobs, cache_dir=tmp_path, on_done=verified.append) == first
     assert len(verified) == len(jobs)
+
+
+def test_a_planted_verified_result_is_not_trusted(tmp_path):
+    """Forging a cache entry (without the per-user key) cannot make anything verified."""
+    root = load_trust_root("embedded")
+    good = _real_jobs()[0]
+    bad = _tampered(good, 3)
+    verify_batch(root, [good, bad], cache_dir=tmp_path)
+    entries = {p.stem: p for p in (tmp_path / "verify").rglob("*.json")}
+    good_entry = json.loads(entries[good.key(root)].read_text())
+    # Copy the good result over the bad one's entry, payload and all, and also try a
+    # payload rewritten in place.
+    entries[bad.key(root)].write_text(json.dumps(good_entry))
+    assert verify_batch(root, [bad], cache_dir=tmp_path)[0][0] is Status.INVALID
+    forged = json.loads(good_entry["payload"])
+    bad_entry = {"payload": json.dumps(forged, sort_keys=True), "mac": "00" * 32}
+    entries[bad.key(root)].write_text(json.dumps(bad_entry))
+    assert verify_batch(root, [bad], cache_dir=tmp_path)[0][0] is Status.INVALID

@@ -16,6 +16,8 @@ __all__ = [
     "ComponentEvidence",
     "DigestSource",
     "DistRef",
+    "DriftEvent",
+    "DriftSource",
     "FileEvidence",
     "Identity",
     "PypiRef",
@@ -96,8 +98,10 @@ class Component:
 class Identity:
     """The publisher identity, read from a verified signing certificate.
 
-    Every field except ``environment`` and ``index_publisher`` is bound by the
-    certificate (or by the transparency log, for the ``log_*`` fields).
+    Every field except ``environment`` is bound by the certificate (or by the
+    transparency log, for the ``log_*`` fields). ``kind``, ``repository`` and
+    ``workflow`` are the index's Trusted Publisher, which the certificate was checked
+    against (so they are bound too).
     """
 
     kind: str | None
@@ -157,6 +161,40 @@ class FileEvidence:
     """The identity of the first verified attestation, when the file is verified."""
 
 
+class DriftSource(StrEnum):
+    """Where an expected publisher identity came from."""
+
+    PREVIOUS_RELEASE = "previous-release"
+    BASELINE = "baseline"
+    PIN = "pin"
+
+
+@dataclass(frozen=True, slots=True)
+class DriftEvent:
+    """One way this release's publisher identity differs from what was expected."""
+
+    kind: str
+    """``repository-changed``, ``workflow-changed``, ... (see docs/enrichment.md)."""
+    before: str
+    after: str
+    source: DriftSource
+    since: str = ""
+    """What the expectation came from: a version, a baseline file, a pin file."""
+    asserted_by_index: bool = False
+    """True when the fact is only asserted by the index (e.g. the GitHub environment)."""
+
+    def summary(self, name: str, version: str) -> str:
+        """One line for people: ``sigstore 3.6.1: workflow changed a → b since 3.6.0``."""
+        what = self.kind.replace("-", " ")
+        where = {
+            DriftSource.PREVIOUS_RELEASE: f"since {self.since}",
+            DriftSource.BASELINE: f"since the baseline ({self.since})",
+            DriftSource.PIN: f"against the pin ({self.since})",
+        }[self.source]
+        note = " (asserted by the index only)" if self.asserted_by_index else ""
+        return f"{name} {version}: {what} {self.before or '∅'} → {self.after or '∅'} {where}{note}"
+
+
 @dataclass(frozen=True, slots=True)
 class ComponentEvidence:
     """A component's provenance, summed up over its files."""
@@ -165,6 +203,9 @@ class ComponentEvidence:
     reason: str = ""
     files: tuple[FileEvidence, ...] = ()
     index_url: str | None = None
+    drift: tuple[DriftEvent, ...] = ()
+    drift_checked: tuple[str, ...] = ()
+    """The expectation sources that were compared (e.g. ``previous-release:3.6.0``)."""
 
     @property
     def identity(self) -> Identity | None:

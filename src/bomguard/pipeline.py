@@ -2,7 +2,8 @@
 
 >>> from pathlib import Path
 >>> import bomguard
->>> result = bomguard.enrich(Path("app.cdx.json"), trust_root="embedded")  # doctest: +SKIP
+>>> options = bomguard.EnrichOptions(trust_root="embedded")
+>>> result = bomguard.enrich(Path("app.cdx.json"), options)                 # doctest: +SKIP
 >>> result.verdict.verdict, result.document.serialize()                     # doctest: +SKIP
 
 No printing, no exits: problems are raised as :mod:`bomguard.errors` exceptions (input
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bomguard.drift import Expectation, assess, load_baseline, load_pins
 from bomguard.index import (
     FetchedFile,
     FetchState,
@@ -29,6 +31,7 @@ from bomguard.models import (
     Component,
     ComponentEvidence,
     DigestSource,
+    DriftSource,
     FileEvidence,
     Status,
     summarize,
@@ -65,6 +68,12 @@ class EnrichOptions:
     """Also fail on ``unknown`` provenance (adds the built-in strict rule)."""
     workers: int | None = None
     """Processes to verify with (default: one per core; small batches stay in-process)."""
+    drift_depth: int = 1
+    """Compare each release with this many earlier releases on the index (0: off)."""
+    baseline: Path | None = None
+    """An SBOM bomguard enriched earlier: its recorded identities are expected again."""
+    pins: Path | None = None
+    """A ``pylock.toml`` with attestation identities, or a bomguard pin file."""
 
 
 @dataclass
@@ -191,6 +200,59 @@ def evidence_for(
     return ComponentEvidence(status, reason, files, index_url=fetch.index_url)
 
 
+def _earlier(fetch: ReleaseFetch, depth: int) -> list[ReleaseRequest]:
+    """The nearest ``depth`` earlier releases with files, to compare identities with."""
+    from packaging.version import InvalidVersion, Version
+
+    if depth <= 0 or not fetch.versions:
+        return []
+    try:
+        current = Version(fetch.request.version)
+    except InvalidVersion:
+        return []
+    earlier = [v for v in fetch.versions if Version(v) < current]
+    return [
+        ReleaseRequest(fetch.request.project, v, frozenset(), fetch.request.index_url)
+        for v in reversed(earlier[-depth:])
+    ]
+
+
+def _expectation_from(previous: ComponentEvidence, version: str) -> Expectation | str:
+    """What an earlier release expects of this one, or why it cannot say."""
+    if previous.status in (Status.VERIFIED, Status.PARTIAL) and previous.identity is not None:
+        return Expectation(DriftSource.PREVIOUS_RELEASE, version, previous.identity)
+    if previous.status is Status.ABSENT:
+        return Expectation(DriftSource.PREVIOUS_RELEASE, version, None)
+    return f"{DriftSource.PREVIOUS_RELEASE.value}:{version} ({previous.status.value})"
+
+
+def _with_drift(
+    evidence: ComponentEvidence,
+    request: ReleaseRequest,
+    fetched: dict[ReleaseRequest, ReleaseFetch],
+    verdicts: dict[tuple[str, str | None, bytes | None], FileVerdict],
+    options: EnrichOptions,
+    baseline: dict[str, Expectation],
+    pins: dict[str, list[Expectation]],
+) -> ComponentEvidence:
+    expectations: list[Expectation] = []
+    unusable: list[str] = []
+    main = fetched.get(request)
+    for previous in _earlier(main, options.drift_depth) if main else []:
+        if previous in fetched:
+            got = _expectation_from(evidence_for(fetched[previous], verdicts), previous.version)
+            if isinstance(got, str):
+                unusable.append(got)
+            else:
+                expectations.append(got)
+    if request.project in baseline:
+        expectations.append(baseline[request.project])
+    events, checked = assess(evidence, expectations, pins.get(request.project, ()))
+    if not checked and not unusable:
+        return evidence
+    return replace(evidence, drift=events, drift_checked=(*checked, *unusable))
+
+
 def _requests(
     components: Sequence[Component], options: EnrichOptions
 ) -> tuple[dict[str, ReleaseRequest], dict[str, ComponentEvidence | None]]:
@@ -246,6 +308,8 @@ def enrich(
     policies = list(load_policies(options.policies)) if options.policies else [default_policy()]
     if options.strict:
         policies.append(strict_policy())
+    baseline = load_baseline(options.baseline) if options.baseline else {}
+    pins = load_pins(options.pins) if options.pins else {}
     document = read_sbom(sbom)
     components = document.components()
 
@@ -256,12 +320,22 @@ def enrich(
     verdicts: dict[tuple[str, str | None, bytes | None], FileVerdict] = {}
     if requests:
         trust_root = load_trust_root(options.trust_root, staging=options.staging)
-        fetched = fetch_releases(list(requests.values()), options.index, observer)
+        main = set(requests.values())
+
+        def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:
+            if fetch.request not in main:
+                return []
+            return _earlier(fetch, options.drift_depth)
+
+        fetched = fetch_releases(list(requests.values()), options.index, observer, follow)
         verdicts = _verify_all(fetched, trust_root, options, observer)
     for component in components:
         request = requests.get(component.locator)
         if request is not None:
-            evidence[component.locator] = evidence_for(fetched[request], verdicts)
+            found = evidence_for(fetched[request], verdicts)
+            evidence[component.locator] = _with_drift(
+                found, request, fetched, verdicts, options, baseline, pins
+            )
 
     document.enrich(
         {locator: addition_for(ev) for locator, ev in evidence.items() if ev is not None}

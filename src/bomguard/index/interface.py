@@ -60,3 +60,5 @@ class ReleaseFetch:
     error: str | None = None
     """Set when the release could not be looked up at all (page failed, no such version)."""
     index_url: str | None = None
+    versions: tuple[str, ...] = ()
+    """Every version that has files on the project page, oldest first (PEP 440 order)."""

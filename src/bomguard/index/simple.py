@@ -362,12 +362,14 @@ class _Client:
             href = anchor.get("href") or ""
             absolute = urljoin(page_url, href)
             base, _, fragment = absolute.partition("#")
-            filename = base.rsplit("/", 1)[-1]
+            filename = unquote(base.rsplit("/", 1)[-1])
             sha = fragment[len("sha256=") :].lower() if fragment.startswith("sha256=") else None
             prov: object = _MISSING
-            if "data-provenance" in anchor:
-                value = anchor["data-provenance"]
-                prov = urljoin(page_url, value) if value else None
+            if anchor.get("data-provenance"):
+                # PEP 740: the attribute names the provenance URL. An HTML page cannot say
+                # "no provenance" (there is no null), so a missing or empty attribute is
+                # "not advertised", never "absent".
+                prov = urljoin(page_url, str(anchor["data-provenance"]))
             out.append(_PageFile(filename=filename, url=base, sha256=sha, provenance=prov))
         return out
 
@@ -428,10 +430,18 @@ class _Client:
     async def release(self, request: ReleaseRequest) -> ReleaseFetch:
         index_url = request.index_url or self.options.index_url
         shown_index = redact_url(index_url)
+        if self.mirror is not None:
+            shown_index = f"{self.mirror.index_url} (mirror {self.options.mirror})"
         try:
             page = await self.page(index_url, request.project)
         except _Failure as failure:
             return ReleaseFetch(request, error=failure.reason, index_url=shown_index)
+        by_version: dict[Version, list[_PageFile]] = {}
+        for f in page:
+            parsed = _release_version(f.filename)
+            if parsed is not None:
+                by_version.setdefault(parsed, []).append(f)
+        versions = tuple(str(v) for v in sorted(by_version))
         try:
             wanted = Version(request.version)
         except InvalidVersion:
@@ -440,17 +450,20 @@ class _Client:
                 error=f"{request.version!r} is not a PEP 440 version",
                 index_url=shown_index,
             )
-        release = [f for f in page if _release_version(f.filename) == wanted]
+        release = by_version.get(wanted, [])
         if not release:
             return ReleaseFetch(
                 request,
                 error=f"version {request.version} has no files on the index",
                 index_url=shown_index,
+                versions=versions,
             )
         selected, missing, bound = _select(release, request)
         fetched = await asyncio.gather(*(self.provenance(index_url, f) for f in selected))
         marked = [replace(f, sbom_sha256=f.filename in bound) for f in fetched]
-        return ReleaseFetch(request, files=(*marked, *missing), index_url=shown_index)
+        return ReleaseFetch(
+            request, files=(*marked, *missing), index_url=shown_index, versions=versions
+        )
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -508,19 +521,38 @@ def _select(
     return [f for f in selected.values() if f.filename not in done], missing, bound
 
 
+Follow = Callable[[ReleaseFetch], Sequence[ReleaseRequest]]
+"""Given a fetched release, the further releases to fetch (e.g. earlier versions)."""
+
+
 async def _fetch_all(
-    requests: Sequence[ReleaseRequest], options: IndexOptions, observer: Observer | None
+    requests: Sequence[ReleaseRequest],
+    options: IndexOptions,
+    observer: Observer | None,
+    follow: Follow | None = None,
 ) -> tuple[dict[ReleaseRequest, ReleaseFetch], dict[str, list[_PageFile]]]:
     client = _Client(options, observer)
+    results: dict[ReleaseRequest, ReleaseFetch] = {}
+    started: set[ReleaseRequest] = set()
+
+    async def one(request: ReleaseRequest) -> None:
+        fetch = await client.release(request)
+        results[request] = fetch
+        if follow is not None:
+            more = [r for r in follow(fetch) if r not in started]
+            started.update(more)
+            await asyncio.gather(*(one(r) for r in more))
+
     try:
         unique = list(dict.fromkeys(requests))
-        results = await asyncio.gather(*(client.release(r) for r in unique))
+        started.update(unique)
+        await asyncio.gather(*(one(r) for r in unique))
         pages = {
             project: task.result()
             for (_, project), task in client.pages.items()
             if task.done() and task.exception() is None
         }
-        return dict(zip(unique, results, strict=True)), pages
+        return results, pages
     finally:
         await client.aclose()
 
@@ -529,9 +561,14 @@ def fetch_releases(
     requests: Sequence[ReleaseRequest],
     options: IndexOptions | None = None,
     observer: Observer | None = None,
+    follow: Follow | None = None,
 ) -> dict[ReleaseRequest, ReleaseFetch]:
-    """Fetch every requested release's files and provenance (equal requests once)."""
-    return asyncio.run(_fetch_all(requests, options or IndexOptions(), observer))[0]
+    """Fetch every requested release's files and provenance (equal requests once).
+
+    ``follow`` names further releases to fetch once a release is in (one page fetch per
+    project still); their results are in the returned mapping too.
+    """
+    return asyncio.run(_fetch_all(requests, options or IndexOptions(), observer, follow))[0]
 
 
 def _page_json(project: str, files: list[_PageFile]) -> bytes:
@@ -554,12 +591,13 @@ def fetch_mirror(
     root: Path,
     options: IndexOptions | None = None,
     observer: Observer | None = None,
+    follow: Follow | None = None,
 ) -> dict[ReleaseRequest, ReleaseFetch]:
     """Fetch like :func:`fetch_releases` and write everything into a mirror at ``root``."""
     from bomguard.index.mirror import write_mirror
 
     options = options or IndexOptions()
-    results, pages = asyncio.run(_fetch_all(requests, options, observer))
+    results, pages = asyncio.run(_fetch_all(requests, options, observer, follow))
     provenance = {
         f.filename: f.provenance
         for fetch in results.values()

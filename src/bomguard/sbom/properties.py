@@ -36,6 +36,11 @@ def addition_for(evidence: ComponentEvidence) -> Addition:
             ("publisher:issuer", identity.issuer),
             ("publisher:identity", identity.san),
             ("publisher:repository-uri", identity.repository_uri),
+            ("publisher:repository-id", identity.repository_id),
+            ("publisher:owner-uri", identity.owner_uri),
+            ("publisher:owner-id", identity.owner_id),
+            ("publisher:trigger", identity.trigger),
+            ("publisher:runner-environment", identity.runner_environment),
             ("publisher:ref", identity.ref),
             ("publisher:commit", identity.commit),
             ("log:index", None if identity.log_index is None else str(identity.log_index)),
@@ -47,5 +52,25 @@ def addition_for(evidence: ComponentEvidence) -> Addition:
         props.extend((P + key, value) for key, value in fields if value)
     for f in evidence.files:
         props.append((f"{P}file:{f.filename}", f.status.value))
+    if evidence.drift_checked:
+        props.append(("bomguard:drift:checked", ", ".join(evidence.drift_checked)))
+        props.append(("bomguard:drift:count", str(len(evidence.drift))))
+        if evidence.drift:
+            kinds = sorted({e.kind for e in evidence.drift})
+            props.append(("bomguard:drift:kinds", ", ".join(kinds)))
+        for i, event in enumerate(evidence.drift):
+            props.extend(
+                (f"bomguard:drift:{i}:{key}", value)
+                for key, value in (
+                    ("kind", event.kind),
+                    ("before", event.before),
+                    ("after", event.after),
+                    ("source", event.source.value),
+                    ("since", event.since),
+                )
+                if value
+            )
+            if event.asserted_by_index:
+                props.append((f"bomguard:drift:{i}:asserted-by", "index"))
     urls = tuple(dict.fromkeys(f.provenance_url for f in evidence.files if f.provenance_url))
     return Addition(properties=tuple(props), attestation_urls=urls)

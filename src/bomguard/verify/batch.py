@@ -1,9 +1,15 @@
 """Verify many files: across all cores, and never the same inputs twice.
 
 A verification result depends only on the provenance bytes, the file's name and sha256,
-where the digest came from, and the trust root (certificates are checked at the log's
-integrated time, not "now"), so results are cached on disk keyed by exactly those.
-A cache entry that does not parse is ignored and the file verified again.
+where the digest came from, the trust root (certificates are checked at the log's
+integrated time, not "now") and the code that checks them, so results are cached on
+disk keyed by exactly those.
+
+Because a cached ``verified`` is trusted without re-checking the signature, every entry
+carries an HMAC under a per-user secret key kept outside the cache directory (in the
+user config directory, mode 0600). An entry planted or edited without that key, or one
+that does not parse, is ignored and the file verified again. Whoever can write that key
+can also rewrite the installed code, so the cache trusts no one the tool does not.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import hmac
 import json
 import os
 import tempfile
@@ -112,30 +119,73 @@ def _load(data: Any) -> FileVerdict | None:
         return None
 
 
+KEY_ENV = "BOMGUARD_CACHE_KEY_FILE"
+
+
+def _secret() -> bytes | None:
+    """The per-user key that authenticates cached results (created on first use)."""
+    override = os.environ.get(KEY_ENV)
+    if override:
+        path = Path(override)
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_config_dir("bomguard", "bomguard")) / "cache-key"
+    try:
+        secret = path.read_bytes()
+        if len(secret) >= 32:
+            return secret
+    except OSError:
+        pass
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(os.urandom(32))
+        return path.read_bytes()
+    except OSError:
+        return None  # no key: no disk cache for results
+
+
 class _ResultCache:
     def __init__(self, root: Path | None) -> None:
-        self.root = root / "verify" if root is not None else None
+        self.secret = _secret() if root is not None else None
+        self.root = root / "verify" if root is not None and self.secret else None
+
+    def _mac(self, key: str, payload: str) -> str:
+        assert self.secret is not None
+        return hmac.new(self.secret, f"{key}\0{payload}".encode(), hashlib.sha256).hexdigest()
 
     def get(self, key: str) -> FileVerdict | None:
         if self.root is None:
             return None
         try:
             data = json.loads((self.root / key[:2] / f"{key}.json").read_bytes())
-        except (OSError, ValueError):
+            payload, mac = data["payload"], data["mac"]
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        return _load(data)
+        if not isinstance(payload, str) or not isinstance(mac, str):
+            return None
+        if not hmac.compare_digest(mac, self._mac(key, payload)):
+            return None
+        try:
+            return _load(json.loads(payload))
+        except ValueError:
+            return None
 
     def put(self, key: str, verdict: FileVerdict) -> None:
         if self.root is None:
             return
         folder = self.root / key[:2]
         tmp: Path | None = None
+        payload = json.dumps(_dump(verdict), sort_keys=True)
+        entry = {"payload": payload, "mac": self._mac(key, payload)}
         try:
             folder.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
             tmp = Path(name)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(json.dumps(_dump(verdict)).encode("utf-8"))
+                handle.write(json.dumps(entry).encode("utf-8"))
             tmp.replace(folder / f"{key}.json")
         except OSError:
             if tmp is not None:

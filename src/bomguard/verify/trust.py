@@ -62,8 +62,13 @@ def _make(source: str, instance: str, raw: bytes) -> TrustRoot:
     try:
         root.load()
     except Exception as err:
-        label = source if source not in ("embedded", "tuf") else f"{source} trust root"
-        raise InputError(f"{label}: not a valid Sigstore trusted_root.json: {err}") from err
+        if source in ("embedded", "tuf"):
+            # Not the user's input: the installed package or the TUF repository is at fault.
+            raise OperationalError(
+                f"the {source} trust root is not a valid Sigstore trusted_root.json: {err}",
+                hint=_HINT,
+            ) from err
+        raise InputError(f"{source}: not a valid Sigstore trusted_root.json: {err}") from err
     return root
 
 

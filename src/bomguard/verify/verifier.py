@@ -54,10 +54,13 @@ class ProvenanceVerifier:
         provenance: bytes,
         filename: str,
         sha256: str | None,
-        digest_source: DigestSource | None,
-        index_publisher_environment: bool = True,
+        digest_source: DigestSource | None = None,
     ) -> FileVerdict:
-        """Verify every attestation of one file; the file is verified only if all are."""
+        """Verify every attestation of one file; the file is verified only if all are.
+
+        ``sha256`` must come from a source independent of the provenance (the index or
+        the SBOM; ``digest_source`` says which, and only annotates the result).
+        """
         try:
             data = json.loads(provenance)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -219,7 +222,8 @@ class ProvenanceVerifier:
         identity = identity_from_certificate(
             sigstore_bundle.signing_certificate,
             kind=publisher.kind,
-            repository=getattr(publisher, "repository", None),
+            repository=getattr(publisher, "repository", None)
+            or getattr(publisher, "vcs_origin", None),
             workflow=getattr(publisher, "workflow", None)
             or getattr(publisher, "workflow_filepath", None),
             environment=environment,

@@ -225,7 +225,18 @@ def test_slow_and_reset_connections_are_unknown(real_index, tmp_path):
     server.fault("/integrity/sigstore/", delay=3.0)
     server.fault("/integrity/pypi-attestations/", reset=True)
     doc = cdx([pypi("sigstore", "3.6.1"), pypi("pypi-attestations", "0.0.19")])
-    _, out = _run(server, tmp_path, doc, "--no-cache", "--timeout", "0.3", "--retries", "1")
+    _, out = _run(
+        server,
+        tmp_path,
+        doc,
+        "--no-cache",
+        "--timeout",
+        "0.3",
+        "--retries",
+        "1",
+        "--drift-depth",
+        "0",
+    )
     comps = {c["name"]: props(c) for c in out["components"]}
     assert comps["sigstore"]["bomguard:provenance:status"] == "unknown"
     assert "timed out" in comps["sigstore"]["bomguard:provenance:reason"]

@@ -178,6 +178,24 @@ def _make_index_options(
 )
 @click.option("--staging", is_flag=True, help="Use Sigstore's staging instance.")
 @click.option(
+    "--drift-depth",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 20),
+    help="Compare each release's publisher identity with this many earlier releases "
+    "on the index (0: off).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An SBOM bomguard enriched earlier: the identities it recorded are expected again.",
+)
+@click.option(
+    "--pins",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Expected identities: a pylock.toml with attestation-identities, or a pin file.",
+)
+@click.option(
     "--mirror",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Read pages and provenance from a 'bomguard fetch' directory: no network.",
@@ -197,6 +215,9 @@ def enrich(
     strict: bool,
     trust_root: str,
     staging: bool,
+    drift_depth: int,
+    baseline: Path | None,
+    pins: Path | None,
     mirror: Path | None,
     validate_output: bool,
     verbose: bool,
@@ -215,6 +236,9 @@ def enrich(
         trust_root=trust_root,
         staging=staging,
         strict=strict,
+        drift_depth=drift_depth,
+        baseline=baseline,
+        pins=pins,
     )
     progress = _Progress(sys.stderr.isatty())
     try:
@@ -251,6 +275,12 @@ def enrich(
         label = component.purl or component.name
         if verbose:
             click.echo(f"{ev.status.value:>14}  {label}  {ev.reason}".rstrip(), err=True)
+    for component in result.components:
+        ev = result.evidence.get(component.locator)
+        if ev is not None:
+            for event in ev.drift:
+                label = component.pypi.raw_name if component.pypi else component.name
+                click.echo(f"DRIFT: {event.summary(label, component.version or '')}", err=True)
     for violation in result.verdict.violations:
         click.echo(
             f"{violation.severity.upper()}: {violation.rule}: {violation.component}: "

@@ -147,16 +147,15 @@ def _identity_events(want: Identity, have: Identity, expectation: Expectation) -
             _pair("runner-changed", want.runner_environment, have.runner_environment, expectation)
         )
     if considered("environment") and _norm(want.environment) != _norm(have.environment):
-        if fields is not None or want.environment or have.environment:
-            events.append(
-                _pair(
-                    "environment-changed",
-                    _norm(want.environment),
-                    _norm(have.environment),
-                    expectation,
-                    index_only=True,
-                )
+        events.append(
+            _pair(
+                "environment-changed",
+                _norm(want.environment),
+                _norm(have.environment),
+                expectation,
+                index_only=True,
             )
+        )
     if (
         considered("signer")
         and not _repository(want)

@@ -130,6 +130,13 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+def _has_h2() -> bool:
+    """HTTP/2 where the server offers it (over TLS, by ALPN), when ``h2`` is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("h2") is not None
+
+
 class _Failure(Exception):
     """A request that did not produce a usable answer; ``reason`` says why."""
 
@@ -189,6 +196,7 @@ class _Client:
             limits=httpx.Limits(max_connections=max(1, options.concurrency)),
             trust_env=True,
             verify=verify,
+            http2=_has_h2(),
             auth=_IndexAuth(options.use_netrc, (options.index_url, *options.extra_index_urls)),
         )
 

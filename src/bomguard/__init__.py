@@ -6,12 +6,7 @@ layer over it.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("bomguard")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+from bomguard._version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -202,6 +202,21 @@ def _make_index_options(
 )
 @_index_options
 @click.option(
+    "--input-format",
+    type=click.Choice(
+        [
+            "cyclonedx-json",
+            "cyclonedx-xml",
+            "spdx-json",
+            "spdx-yaml",
+            "spdx-tagvalue",
+            "spdx-rdf",
+            "spdx3-jsonld",
+        ]
+    ),
+    help="The SBOM's format, when detecting it from the content is not wanted.",
+)
+@click.option(
     "--validate-output",
     is_flag=True,
     help="Validate the enriched SBOM against its official schema before writing it.",
@@ -219,6 +234,7 @@ def enrich(
     baseline: Path | None,
     pins: Path | None,
     mirror: Path | None,
+    input_format: str | None,
     validate_output: bool,
     verbose: bool,
     **index: Any,
@@ -239,6 +255,7 @@ def enrich(
         drift_depth=drift_depth,
         baseline=baseline,
         pins=pins,
+        input_format=input_format,
     )
     progress = _Progress(sys.stderr.isatty())
     try:

@@ -74,6 +74,8 @@ class EnrichOptions:
     """An SBOM bomguard enriched earlier: its recorded identities are expected again."""
     pins: Path | None = None
     """A ``pylock.toml`` with attestation identities, or a bomguard pin file."""
+    input_format: str | None = None
+    """Override format detection (``cyclonedx-json``, ``spdx-tagvalue``, ...)."""
 
 
 @dataclass
@@ -279,7 +281,7 @@ def fetch(
     Returns counts: ``releases`` looked up, ``files`` found, ``provenance`` objects kept.
     """
     options = options or EnrichOptions()
-    components = read_sbom(sbom).components()
+    components = read_sbom(sbom, options.input_format).components()
     requests, _ = _requests(components, options)
     results = fetch_mirror(list(requests.values()), into, options.index, observer)
     files = [f for r in results.values() for f in r.files]
@@ -310,7 +312,7 @@ def enrich(
         policies.append(strict_policy())
     baseline = load_baseline(options.baseline) if options.baseline else {}
     pins = load_pins(options.pins) if options.pins else {}
-    document = read_sbom(sbom)
+    document = read_sbom(sbom, options.input_format)
     components = document.components()
 
     requests, evidence = _requests(components, options)

@@ -1,21 +1,63 @@
-"""Read SBOMs into components and write them back with additions only."""
+"""Read SBOMs into components and write them back with additions only.
+
+Supported (format and version are detected from the content; ``input_format`` overrides
+the format):
+
+============== ===================================== ==============================
+input_format   format                                versions
+============== ===================================== ==============================
+cyclonedx-json CycloneDX JSON                        1.4, 1.5, 1.6, 1.7
+cyclonedx-xml  CycloneDX XML                         1.4, 1.5, 1.6, 1.7
+spdx-json      SPDX 2 JSON                           2.2, 2.3
+spdx-yaml      SPDX 2 YAML                           2.2, 2.3
+spdx-tagvalue  SPDX 2 tag-value                      2.2, 2.3
+spdx-rdf       SPDX 2 RDF/XML                        2.2, 2.3
+spdx3-jsonld   SPDX 3 JSON-LD                        3.0.1
+============== ===================================== ==============================
+
+Every document must be UTF-8. Bad input (malformed, truncated, the wrong format, nested
+too deeply, XML with a DTD or entities) raises :class:`bomguard.errors.InputError` with a
+one-line message naming the file and the line/column or key path.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from bomguard.errors import InputError
+from bomguard.sbom._common import check_json_depth, label_of, one_line
 from bomguard.sbom.cyclonedx_json import CycloneDxJson
 from bomguard.sbom.interface import Addition, SbomDocument
 
-__all__ = ["MAX_SBOM_BYTES", "Addition", "SbomDocument", "parse_sbom", "read_sbom"]
+__all__ = [
+    "FORMATS",
+    "MAX_SBOM_BYTES",
+    "Addition",
+    "SbomDocument",
+    "parse_sbom",
+    "read_sbom",
+]
 
 #: SBOMs larger than this are refused rather than read into memory.
 MAX_SBOM_BYTES = 512 * 1024 * 1024
 
+#: The ``input_format`` names, in the order they are documented.
+FORMATS = (
+    "cyclonedx-json",
+    "cyclonedx-xml",
+    "spdx-json",
+    "spdx-yaml",
+    "spdx-tagvalue",
+    "spdx-rdf",
+    "spdx3-jsonld",
+)
+_JSON_FORMATS = ("cyclonedx-json", "spdx-json", "spdx3-jsonld")
+_XML_FORMATS = ("cyclonedx-xml", "spdx-rdf")
 
-def read_sbom(path: Path) -> SbomDocument:
+
+def read_sbom(path: Path, input_format: str | None = None) -> SbomDocument:
     """Read and parse the SBOM at ``path``; raise :class:`InputError` naming the problem."""
     try:
         size = path.stat().st_size
@@ -24,32 +66,127 @@ def read_sbom(path: Path) -> SbomDocument:
         raw = path.read_bytes()
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from err
-    return parse_sbom(raw, path)
+    return parse_sbom(raw, path, input_format)
 
 
-def parse_sbom(raw: bytes, path: Path | None = None) -> SbomDocument:
-    """Parse SBOM bytes (``path`` only names the source in messages)."""
-    label = str(path) if path is not None else "<sbom>"
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{label}: byte {err.start}: not valid UTF-8") from err
+def parse_sbom(
+    raw: bytes, path: Path | None = None, input_format: str | None = None
+) -> SbomDocument:
+    """Parse SBOM bytes (``path`` only names the source in messages).
+
+    ``input_format`` (one of :data:`FORMATS`) skips format detection; the document must
+    then be of that format.
+    """
+    label = label_of(path)
+    if input_format is not None and input_format not in FORMATS:
+        raise InputError(
+            f"{label}: unknown input format {input_format!r} (known: {', '.join(FORMATS)})"
+        )
+    if len(raw) > MAX_SBOM_BYTES:
+        raise InputError(f"{label}: {len(raw)} bytes, over the {MAX_SBOM_BYTES} limit")
+    text = _decode(raw, label)
     stripped = text.lstrip()
     if not stripped:
         raise InputError(f"{label}: file is empty")
-    if stripped[0] != "{":
+    if input_format in _JSON_FORMATS or (input_format is None and stripped[0] == "{"):
+        return _from_json(text, raw, path, label, input_format)
+    if input_format in _XML_FORMATS or (input_format is None and stripped[0] == "<"):
+        return _from_xml(raw, path, label, input_format)
+    from bomguard.sbom.spdx2_tagvalue import Spdx2TagValue
+
+    if input_format == "spdx-tagvalue" or (input_format is None and Spdx2TagValue.sniff(stripped)):
+        return Spdx2TagValue(text, path)
+    return _from_yaml(text, path, label, input_format)
+
+
+def _decode(raw: bytes, label: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
         raise InputError(
-            f"{label}: not a JSON document (this version reads CycloneDX JSON; "
-            "other formats are not supported yet)"
-        )
+            f"{label}: line {line} column {column} (byte {err.start}): not valid UTF-8"
+        ) from err
+
+
+def _mismatch(label: str, input_format: str, what: str) -> InputError:
+    return InputError(f"{label}: not {input_format} as requested: {what}")
+
+
+def _from_json(
+    text: str, raw: bytes, path: Path | None, label: str, input_format: str | None
+) -> SbomDocument:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError(f"{label}: line {err.lineno} column {err.colno}: {err.msg}") from err
     except RecursionError as err:
         raise InputError(f"{label}: JSON nested too deeply") from err
-    if CycloneDxJson.sniff(data):
-        return CycloneDxJson(data, path)
-    if isinstance(data, dict) and "spdxVersion" in data:
-        raise InputError(f"{label}: spdxVersion: SPDX documents are not supported yet")
-    raise InputError(f"{label}: bomFormat: not a CycloneDX document")
+    check_json_depth(data, label)
+    from bomguard.sbom.spdx2_json import Spdx2Json
+    from bomguard.sbom.spdx3_jsonld import Spdx3JsonLd
+
+    kinds: list[tuple[str, Any]] = [
+        ("cyclonedx-json", CycloneDxJson),
+        ("spdx-json", Spdx2Json),
+        ("spdx3-jsonld", Spdx3JsonLd),
+    ]
+    for name, kind in kinds:
+        if input_format in (None, name) and kind.sniff(data):
+            document: SbomDocument = kind(data, path, raw)
+            return document
+    if input_format is not None:
+        wanted = {
+            "cyclonedx-json": 'no "bomFormat": "CycloneDX"',
+            "spdx-json": 'no "spdxVersion"',
+            "spdx3-jsonld": "no SPDX 3 @context",
+        }
+        raise _mismatch(label, input_format, wanted.get(input_format, "not JSON"))
+    raise InputError(
+        f"{label}: a JSON document, but neither CycloneDX (bomFormat), SPDX 2 (spdxVersion) "
+        "nor SPDX 3 JSON-LD (@context)"
+    )
+
+
+def _from_xml(raw: bytes, path: Path | None, label: str, input_format: str | None) -> SbomDocument:
+    from bomguard.sbom._xml import parse_xml
+    from bomguard.sbom.cyclonedx_xml import CycloneDxXml
+    from bomguard.sbom.spdx2_rdf import Spdx2Rdf
+
+    tree = parse_xml(raw, label)
+    if input_format in (None, "cyclonedx-xml") and CycloneDxXml.sniff(tree):
+        return CycloneDxXml(tree, path)
+    if input_format in (None, "spdx-rdf") and Spdx2Rdf.sniff(tree):
+        return Spdx2Rdf(tree, raw, path)
+    root = one_line(str(tree.root.tag), 120)
+    if input_format is not None:
+        raise _mismatch(label, input_format, f"the root element is {root}")
+    raise InputError(
+        f"{label}: an XML document, but neither CycloneDX (bom) nor SPDX RDF/XML "
+        f"(rdf:RDF); the root element is {root}"
+    )
+
+
+def _from_yaml(text: str, path: Path | None, label: str, input_format: str | None) -> SbomDocument:
+    from bomguard.sbom.spdx2_json import Spdx2Json, Spdx2Yaml, load_yaml
+
+    if input_format not in (None, "spdx-yaml"):
+        raise _mismatch(label, str(input_format), "it does not start like one")
+    if input_format is None and ":" not in text[:4096]:
+        raise InputError(
+            f"{label}: not a recognised SBOM format (CycloneDX JSON/XML, SPDX 2 "
+            "JSON/YAML/tag-value/RDF, SPDX 3 JSON-LD)"
+        )
+    data = load_yaml(text, label)
+    check_json_depth(data, label)
+    if Spdx2Json.sniff(data):
+        return Spdx2Yaml(data, path, text.encode("utf-8"))
+    if isinstance(data, dict) and "bomFormat" in data:
+        raise InputError(f"{label}: bomFormat: CycloneDX has no YAML format")
+    if input_format is not None:
+        raise _mismatch(label, input_format, 'no "spdxVersion"')
+    raise InputError(
+        f"{label}: not a recognised SBOM format (CycloneDX JSON/XML, SPDX 2 "
+        "JSON/YAML/tag-value/RDF, SPDX 3 JSON-LD)"
+    )

@@ -8,45 +8,41 @@ schema of the document's spec version.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from bomguard.errors import InputError
 from bomguard.models import Component, DistRef
+from bomguard.sbom._common import (
+    ATTESTATION_COMMENT,
+    NAMESPACE,
+    dump_json,
+    filename_from_url,
+    json_indent,
+    label_of,
+)
 from bomguard.sbom.interface import Addition, SbomDocument
 from bomguard.sbom.purl import PurlError, parse_pypi_purl
 
-__all__ = ["NAMESPACE", "CycloneDxJson"]
+__all__ = ["ATTESTATION_COMMENT", "NAMESPACE", "CycloneDxJson", "component_from_cdx"]
 
-NAMESPACE = "bomguard:"
 SUPPORTED_VERSIONS = ("1.4", "1.5", "1.6", "1.7")
 #: ``attestation`` became an external reference type in CycloneDX 1.5.
-_ATTESTATION_TYPE_SINCE = ("1.5", "1.6", "1.7")
-ATTESTATION_COMMENT = "bomguard: PEP 740 provenance (PyPI Integrity API)"
-_DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
-
-
-def _filename_from_url(url: str) -> str | None:
-    """The distribution filename a URL names, in its path or its fragment."""
-    base, _, fragment = url.partition("#")
-    for candidate in (fragment, base.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]):
-        candidate = candidate.split("&", 1)[0]
-        if candidate.endswith(_DIST_SUFFIXES) and "/" not in candidate and "=" not in candidate:
-            return candidate
-    return None
+ATTESTATION_TYPE_SINCE = ("1.5", "1.6", "1.7")
 
 
 class CycloneDxJson(SbomDocument):
     """A CycloneDX JSON document."""
 
     format_name = "CycloneDX JSON"
+    format_id = "cyclonedx-json"
 
-    def __init__(self, data: dict[str, Any], path: Path | None = None) -> None:
+    def __init__(self, data: dict[str, Any], path: Path | None = None, raw: bytes = b"") -> None:
         super().__init__(path)
         self.data = data
-        self._label = str(path) if path is not None else "<sbom>"
+        self._indent = json_indent(raw) if raw else "  "
+        self._label = label_of(path)
         version = data.get("specVersion")
         if not isinstance(version, str):
             raise InputError(f"{self._label}: specVersion: missing or not a string")
@@ -94,78 +90,8 @@ class CycloneDxJson(SbomDocument):
     def components(self) -> list[Component]:
         return [self._component(pointer, node) for pointer, node in self._walk()]
 
-    def _str(self, node: dict[str, Any], key: str, pointer: str) -> str | None:
-        value = node.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise InputError(
-                f"{self._label}: {_path(pointer)}.{key}: expected a string, "
-                f"got {type(value).__name__}"
-            )
-        return value
-
     def _component(self, pointer: str, node: dict[str, Any]) -> Component:
-        name = self._str(node, "name", pointer) or ""
-        purl = self._str(node, "purl", pointer)
-        hashes: dict[str, list[str]] = {}
-        refs: list[DistRef] = []
-        for i, h in enumerate(_list(node.get("hashes"))):
-            alg, content = _hash(h)
-            if alg and content:
-                hashes.setdefault(alg, []).append(content)
-                if alg == "sha256":
-                    refs.append(DistRef(filename=None, sha256=content))
-            elif h is not None:
-                raise InputError(f"{self._label}: {_path(pointer)}.hashes[{i}]: not a hash object")
-        for ref in _list(node.get("externalReferences")):
-            if not isinstance(ref, dict) or ref.get("type") != "distribution":
-                continue
-            url = ref.get("url") if isinstance(ref.get("url"), str) else None
-            filename = _filename_from_url(url) if url else None
-            shas = [c for a, c in map(_hash, _list(ref.get("hashes"))) if a == "sha256" and c]
-            if shas:
-                refs.extend(DistRef(filename=filename, sha256=s, url=url) for s in shas)
-            elif filename:
-                refs.append(DistRef(filename=filename, sha256=None, url=url))
-        pypi = None
-        pypi_error = None
-        if purl:
-            try:
-                pypi = parse_pypi_purl(purl)
-            except PurlError as err:
-                pypi_error = str(err)
-        licenses = []
-        for lic in _list(node.get("licenses")):
-            if isinstance(lic, dict):
-                if isinstance(lic.get("expression"), str):
-                    licenses.append(lic["expression"])
-                inner = lic.get("license")
-                if isinstance(inner, dict):
-                    value = inner.get("id") or inner.get("name")
-                    if isinstance(value, str):
-                        licenses.append(value)
-        properties = {
-            p["name"]: str(p.get("value", ""))
-            for p in _list(node.get("properties"))
-            if isinstance(p, dict) and isinstance(p.get("name"), str)
-        }
-        return Component(
-            locator=pointer,
-            bom_ref=self._str(node, "bom-ref", pointer),
-            name=name,
-            version=self._str(node, "version", pointer),
-            purl=purl,
-            type=self._str(node, "type", pointer),
-            scope=self._str(node, "scope", pointer),
-            group=self._str(node, "group", pointer),
-            hashes={k: tuple(dict.fromkeys(v)) for k, v in hashes.items()},
-            dist_refs=tuple(dict.fromkeys(refs)),
-            licenses=tuple(licenses),
-            properties=properties,
-            pypi=pypi,
-            pypi_error=pypi_error,
-        )
+        return component_from_cdx(node, pointer, f"{self._label}: {_path(pointer)}")
 
     # -- writing ---------------------------------------------------------------------
 
@@ -180,26 +106,103 @@ class CycloneDxJson(SbomDocument):
             ]
             kept.extend({"name": k, "value": v} for k, v in addition.properties)
             node["properties"] = kept
-            if addition.attestation_urls:
-                refs = [
-                    r
-                    for r in _list(node.get("externalReferences"))
-                    if not (isinstance(r, dict) and r.get("comment") == ATTESTATION_COMMENT)
-                ]
-                ref_type = "attestation" if self._version in _ATTESTATION_TYPE_SINCE else "other"
-                refs.extend(
-                    {"url": url, "comment": ATTESTATION_COMMENT, "type": ref_type}
-                    for url in addition.attestation_urls
-                )
+            old_refs = _list(node.get("externalReferences"))
+            refs = [
+                r
+                for r in old_refs
+                if not (isinstance(r, dict) and r.get("comment") == ATTESTATION_COMMENT)
+            ]
+            ref_type = "attestation" if self._version in ATTESTATION_TYPE_SINCE else "other"
+            refs.extend(
+                {"url": url, "comment": ATTESTATION_COMMENT, "type": ref_type}
+                for url in addition.attestation_urls
+            )
+            if refs or isinstance(node.get("externalReferences"), list):
                 node["externalReferences"] = refs
 
     def serialize(self) -> bytes:
-        return (json.dumps(self.data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        return dump_json(self.data, self._indent)
 
     def validate(self) -> str | None:
         from bomguard.sbom.validate import first_error
 
         return first_error(self._version, self.data)
+
+
+def _str(node: dict[str, Any], key: str, where: str) -> str | None:
+    value = node.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"{where}.{key}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def component_from_cdx(node: dict[str, Any], locator: str, where: str) -> Component:
+    """A :class:`Component` from a CycloneDX component object (JSON-shaped).
+
+    ``where`` prefixes error messages (the file and the component's key path).
+    """
+    name = _str(node, "name", where) or ""
+    purl = _str(node, "purl", where)
+    hashes: dict[str, list[str]] = {}
+    refs: list[DistRef] = []
+    for i, h in enumerate(_list(node.get("hashes"))):
+        alg, content = _hash(h)
+        if alg and content:
+            hashes.setdefault(alg, []).append(content)
+            if alg == "sha256":
+                refs.append(DistRef(filename=None, sha256=content))
+        elif h is not None:
+            raise InputError(f"{where}.hashes[{i}]: not a hash object")
+    for ref in _list(node.get("externalReferences")):
+        if not isinstance(ref, dict) or ref.get("type") != "distribution":
+            continue
+        url = ref.get("url") if isinstance(ref.get("url"), str) else None
+        filename = filename_from_url(url) if url else None
+        shas = [c for a, c in map(_hash, _list(ref.get("hashes"))) if a == "sha256" and c]
+        if shas:
+            refs.extend(DistRef(filename=filename, sha256=s, url=url) for s in shas)
+        elif filename:
+            refs.append(DistRef(filename=filename, sha256=None, url=url))
+    pypi = None
+    pypi_error = None
+    if purl:
+        try:
+            pypi = parse_pypi_purl(purl)
+        except PurlError as err:
+            pypi_error = str(err)
+    licenses = []
+    for lic in _list(node.get("licenses")):
+        if isinstance(lic, dict):
+            if isinstance(lic.get("expression"), str):
+                licenses.append(lic["expression"])
+            inner = lic.get("license")
+            if isinstance(inner, dict):
+                value = inner.get("id") or inner.get("name")
+                if isinstance(value, str):
+                    licenses.append(value)
+    properties = {
+        p["name"]: str(p.get("value", ""))
+        for p in _list(node.get("properties"))
+        if isinstance(p, dict) and isinstance(p.get("name"), str)
+    }
+    return Component(
+        locator=locator,
+        bom_ref=_str(node, "bom-ref", where),
+        name=name,
+        version=_str(node, "version", where),
+        purl=purl,
+        type=_str(node, "type", where),
+        scope=_str(node, "scope", where),
+        group=_str(node, "group", where),
+        hashes={k: tuple(dict.fromkeys(v)) for k, v in hashes.items()},
+        dist_refs=tuple(dict.fromkeys(refs)),
+        licenses=tuple(licenses),
+        properties=properties,
+        pypi=pypi,
+        pypi_error=pypi_error,
+    )
 
 
 def _list(value: object) -> list[Any]:

@@ -25,6 +25,8 @@ class SbomDocument(ABC):
 
     #: Human name of the format, e.g. ``CycloneDX JSON``.
     format_name: str = ""
+    #: The format's ``input_format`` name, e.g. ``cyclonedx-json`` (see ``bomguard.sbom.FORMATS``).
+    format_id: str = ""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -36,7 +38,8 @@ class SbomDocument(ABC):
 
     @abstractmethod
     def components(self) -> list[Component]:
-        """Every component, nested ones and ``metadata.component`` included."""
+        """Every component (CycloneDX: nested ones and ``metadata.component`` included;
+        SPDX: every package), each with a ``locator`` that :meth:`enrich` accepts."""
 
     @abstractmethod
     def enrich(self, additions: Mapping[str, Addition]) -> None:
@@ -48,4 +51,10 @@ class SbomDocument(ABC):
 
     @abstractmethod
     def validate(self) -> str | None:
-        """Validate against the official schema; return the first problem or ``None``."""
+        """Validate against the official schema; return the first problem or ``None``.
+
+        CycloneDX documents are validated whole against the official JSON schema or XSD.
+        SPDX documents are validated with spdx-tools (SPDX 2) or the SPDX 3.0.1 model
+        bindings; there, problems the input already had are not reported (many real SPDX
+        documents do not validate as generated), only those the enrichment would add.
+        """

@@ -369,15 +369,33 @@ def test_critical_names_are_normalised(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("when", "require", "error"),
     [
-        (None, "component.nonexistent == 1", "require: no such member in mapping: 'nonexistent'"),
-        (None, "1/0 == 1", "require: modulus or divide by zero"),
-        (None, "component.name.startsWith(1)", "require: no such overload"),
-        (None, "component.provenance.files[5].status == 'verified'", "require:"),
-        ("component.nonexistent", "true", "when: no such member in mapping: 'nonexistent'"),
         (
             None,
-            "component.provenance.status == 'verified' ? 'yes' : true",
+            "component.properties.nonexistent == 'x'",
+            "require: no such member in mapping: 'nonexistent'",
+        ),
+        (None, "1/0 == 1", "require: modulus or divide by zero"),
+        (None, "int(component.version) > 0", "require:"),
+        (None, "component.provenance.files[5].status == 'verified'", "require:"),
+        (
+            "component.properties['nonexistent'] == 'x'",
+            "true",
+            "when: no such key (nonexistent)",
+        ),
+        (
+            None,
+            "component.critical ? true : 'no'",
             "require: expected a boolean result, got string",
+        ),
+        (
+            None,
+            "version_matches(component.properties['v'], '>=1')",
+            "require: no such key (v)",
+        ),
+        (
+            None,
+            "version_matches(component.name, '>=1')",
+            "require: version_matches: invalid PEP 440 version 'sigstore'",
         ),
     ],
 )
@@ -401,12 +419,14 @@ def test_has_guard_under_and_short_circuits(tmp_path: Path) -> None:
     policy = policy_from(
         tmp_path,
         "  - id: guarded\n"
-        "    require: '!has(component.extra) || component.extra == 1'\n"
+        "    require: '!has(component.properties.extra) || component.properties.extra == \"1\"'\n"
         "  - id: guarded-and\n"
-        "    require: 'has(component.extra) && component.extra == 1 || true'\n",
+        "    require: 'has(component.properties.extra) && component.properties.extra == \"1\"'\n"
+        "    severity: info\n",
     )
     verdict = evaluate([policy], [(pypi("sigstore"), evidence(Status.VERIFIED))])
-    assert verdict.violations == ()
+    # has() short-circuits: a false guard is a plain false, never an evaluation error.
+    assert [(v.rule, v.outcome.value) for v in verdict.violations] == [("guarded-and", "fail")]
 
 
 def test_warnings_do_not_fail_the_verdict(tmp_path: Path) -> None:
@@ -513,7 +533,26 @@ def test_verdict_document_validates_and_is_deterministic(tmp_path: Path) -> None
     again = evaluate(policies, list(reversed(subjects))).to_dict()
     validate_verdict(first)
     assert json.dumps(first) == json.dumps(again)
-    assert list(first) == ["verdict", "counts", "violations", "policies", "tool"]
+    assert list(first) == [
+        "verdict",
+        "counts",
+        "violations",
+        "waived",
+        "waivers",
+        "results",
+        "policies",
+        "tool",
+    ]
+    # Every rule's outcome for every component, sorted.
+    assert len(first["results"]) == 3 * 4
+    assert first["results"] == sorted(
+        first["results"], key=lambda r: (r["rule"], r["component"], r["outcome"])
+    )
+    assert {
+        "rule": "critical-attested",
+        "component": "pkg:npm/left-pad@2.0",
+        "outcome": "not-applicable",
+    } in first["results"]
     assert first["verdict"] == "fail"
     assert first["tool"]["name"] == "bomguard" and first["tool"]["version"]
     assert [p["name"] for p in first["policies"]] == ["trusted-publisher-critical", "second"]
@@ -530,7 +569,7 @@ def test_verdict_document_validates_and_is_deterministic(tmp_path: Path) -> None
         ("warn-absent", "pkg:pypi/cryptography@1.0"),
     }
     # The CLI's additions are part of the format.
-    validate_verdict({**first, "sbom": "bom.json"})
+    validate_verdict({**first, "sbom": "bom.json", "evaluated_at": "2026-01-01T00:00:00Z"})
 
 
 def test_validate_verdict_rejects_bad_data() -> None:

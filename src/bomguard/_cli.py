@@ -202,6 +202,14 @@ def _make_index_options(
 )
 @_index_options
 @click.option(
+    "--cel-engine",
+    type=click.Choice(["auto", "python", "cpp"]),
+    default="python",
+    show_default=True,
+    help="CEL engine: cel-python (the engine of record), cel-expr-python ('cpp', "
+    "pip install 'bomguard[cpp]'), or 'auto' (cpp when installed).",
+)
+@click.option(
     "--input-format",
     type=click.Choice(
         [
@@ -235,6 +243,7 @@ def enrich(
     pins: Path | None,
     mirror: Path | None,
     input_format: str | None,
+    cel_engine: str,
     validate_output: bool,
     verbose: bool,
     **index: Any,
@@ -256,6 +265,7 @@ def enrich(
         baseline=baseline,
         pins=pins,
         input_format=input_format,
+        cel_engine=cel_engine,
     )
     progress = _Progress(sys.stderr.isatty())
     try:
@@ -276,6 +286,7 @@ def enrich(
     if verdict_path is not None:
         verdict = result.verdict.to_dict()
         verdict["sbom"] = str(sbom)
+        verdict["evaluated_at"] = result.evaluated_at.isoformat()
         if result.trust_root is not None:
             verdict["trust_root"] = {
                 "source": result.trust_root.source,
@@ -298,6 +309,14 @@ def enrich(
             for event in ev.drift:
                 label = component.pypi.raw_name if component.pypi else component.name
                 click.echo(f"DRIFT: {event.summary(label, component.version or '')}", err=True)
+    for expired in result.verdict.expired_waivers:
+        waiver = expired.waiver
+        click.echo(
+            f"WARNING: {expired.policy}: the waiver of rule {waiver.rule} for "
+            f"{waiver.purl or waiver.name or 'the SBOM'} expired on {waiver.expires.isoformat()} "
+            "and is ignored",
+            err=True,
+        )
     for violation in result.verdict.violations:
         click.echo(
             f"{violation.severity.upper()}: {violation.rule}: {violation.component}: "
@@ -351,6 +370,15 @@ def fetch(sbom: Path, into: Path, verbose: bool, **index: Any) -> None:
         err=True,
     )
     sys.exit(EXIT_PASS)
+
+
+def _register_policy_commands() -> None:
+    from bomguard._cli_policy import policy_group
+
+    cli.add_command(policy_group)
+
+
+_register_policy_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -12,6 +12,7 @@ and operational errors) or recorded as statuses (everything per component).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -76,6 +77,10 @@ class EnrichOptions:
     """A ``pylock.toml`` with attestation identities, or a bomguard pin file."""
     input_format: str | None = None
     """Override format detection (``cyclonedx-json``, ``spdx-tagvalue``, ...)."""
+    now: datetime.datetime | None = None
+    """The time policies see as ``now`` and waivers expire against (default: the clock)."""
+    cel_engine: str = "python"
+    """``python`` (cel-python), ``cpp`` (cel-expr-python) or ``auto``."""
 
 
 @dataclass
@@ -89,6 +94,9 @@ class EnrichResult:
     verdict: Verdict
     policies: Sequence[Policy]
     trust_root: TrustRoot | None
+    evaluated_at: datetime.datetime = field(
+        default_factory=lambda: datetime.datetime.now(datetime.UTC)
+    )
 
 
 def _norm_index(url: str) -> str:
@@ -342,5 +350,11 @@ def enrich(
     document.enrich(
         {locator: addition_for(ev) for locator, ev in evidence.items() if ev is not None}
     )
-    verdict = evaluate(policies, [(c, evidence.get(c.locator)) for c in components])
-    return EnrichResult(document, components, evidence, verdict, policies, trust_root)
+    moment = options.now or datetime.datetime.now(datetime.UTC)
+    verdict = evaluate(
+        policies,
+        [(c, evidence.get(c.locator)) for c in components],
+        now=moment,
+        engine=options.cel_engine,
+    )
+    return EnrichResult(document, components, evidence, verdict, policies, trust_root, moment)

@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-__all__ = ["first_error", "key_path", "read_data", "schema"]
+__all__ = ["first_error", "key_path", "read_data", "relevance", "schema", "validator"]
 
 
 def read_data(name: str) -> bytes:
@@ -26,18 +26,19 @@ def schema(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _validator(name: str) -> jsonschema.Draft202012Validator:
+def validator(name: str) -> jsonschema.Draft202012Validator:
+    """A validator for the packaged schema ``name``."""
     return jsonschema.Draft202012Validator(schema(name))
 
 
-# At the same depth, an unknown key ("requires") explains more than the missing one.
-_RELEVANCE = jsonschema.exceptions.by_relevance(strong=frozenset({"additionalProperties"}))
+relevance = jsonschema.exceptions.by_relevance(strong=frozenset({"additionalProperties"}))
+"""At the same depth, an unknown key ("requires") explains more than the missing one."""
 
 
 def first_error(name: str, instance: object) -> jsonschema.ValidationError | None:
     """The most relevant error of ``instance`` against schema ``name``, if any."""
     error: jsonschema.ValidationError | None = jsonschema.exceptions.best_match(
-        _validator(name).iter_errors(instance), key=_RELEVANCE
+        validator(name).iter_errors(instance), key=relevance
     )
     return error
 

@@ -1,38 +1,56 @@
-"""Compile a policy's CEL expressions and evaluate them over components.
+"""Compile a policy's CEL expressions and evaluate them over components and the SBOM.
 
-Evaluation fails closed: a rule whose expression errors on a component (a missing key,
-a division by zero, a non-boolean result) is a violation carrying the error text, never
-an exception and never a pass.
+Compiling checks each expression against the declared variables and functions
+(:mod:`bomguard.policy.checker`) before anything is evaluated, so a misspelt field is a
+load-time error.
+
+Evaluation fails closed: a rule whose expression errors on a component (a missing map
+key, a division by zero, an invalid version) has the outcome ``error``, a violation
+carrying the error text, never an exception and never a pass.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 import functools
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import celpy
-import celpy.celtypes
-from celpy.adapter import json_to_cel
 from celpy.celparser import CELParseError
-from celpy.evaluation import CELEvalError
 
 from bomguard.errors import InputError
 from bomguard.models import Component, ComponentEvidence, Status
+from bomguard.policy.checker import ExpressionProblem, check_expression
+from bomguard.policy.declarations import variables_for
+from bomguard.policy.engines import Engine, describe_error, get_engine, one_line
 from bomguard.policy.facts import (
     component_facts,
     component_label,
     component_status,
     normalized_name,
+    sbom_facts,
 )
-from bomguard.policy.model import Policy, Rule
-from bomguard.policy.verdict import Verdict, Violation
+from bomguard.policy.model import SBOM_SUBJECT, Outcome, Policy, Rule, Scope, Waiver
+from bomguard.policy.problems import Problem
+from bomguard.policy.verdict import Finding, Verdict, WaiverUse
 
-__all__ = ["CompiledRule", "check_unique", "compile_policy", "describe_error", "evaluate"]
-
-_MAX_ERROR_TEXT = 300
+__all__ = [
+    "CompiledRule",
+    "Subject",
+    "WaiverBook",
+    "check_set",
+    "check_unique",
+    "compile_expression",
+    "compile_policy",
+    "describe_error",
+    "evaluate",
+    "judge_policy",
+    "utc",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +59,14 @@ class CompiledRule:
 
     rule: Rule
     when: Any
-    """A ``celpy.Runner`` for ``rule.when``, or ``None`` when the rule always applies."""
+    """The engine's program for ``rule.when``, or ``None`` when the rule always applies."""
     require: Any
-    """A ``celpy.Runner`` for ``rule.require``."""
-
-
-class _ExpressionError(Exception):
-    """An expression that cannot be used; the message is one line, without location."""
+    """The engine's program for ``rule.require``."""
 
 
 @functools.cache
-def _environment() -> Any:
+def _parser() -> Any:
+    """cel-python's parser: every engine's expressions are parsed and checked with it."""
     # celpy raises the recursion limit when an Environment is made; never lower it.
     limit = sys.getrecursionlimit()
     env = celpy.Environment(runner_class=celpy.InterpretedRunner)
@@ -59,21 +74,12 @@ def _environment() -> Any:
     return env
 
 
-@functools.cache
-def _probe() -> dict[str, Any]:
-    """An activation with every key present, to catch misspelt variables at load time."""
-    placeholder = Component(locator="", bom_ref=None, name="probe", version=None, purl=None)
-    return {"component": json_to_cel(component_facts(placeholder, None, False))}
+def _offset_of(text: str, line: int, column: int) -> int:
+    lines = text.splitlines(keepends=True)
+    return sum(len(x) for x in lines[: max(line - 1, 0)]) + max(column - 1, 0)
 
 
-def _one_line(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) > _MAX_ERROR_TEXT:
-        text = text[: _MAX_ERROR_TEXT - 1] + "…"
-    return text
-
-
-def _syntax_error(err: CELParseError, text: str) -> str:
+def _syntax_error(err: CELParseError, text: str) -> ExpressionProblem:
     cause = err.__context__
     token = getattr(cause, "token", None)
     char = getattr(cause, "char", None)
@@ -89,123 +95,270 @@ def _syntax_error(err: CELParseError, text: str) -> str:
     else:
         what = (str(err).strip().splitlines() or ["invalid expression"])[0]
     if line is None or column is None:
-        where = ""
+        where, offset = "", 0
     elif "\n" in text.strip():
-        where = f" at line {line}, column {column}"
+        where, offset = f" at line {line}, column {column}", _offset_of(text, line, column)
     else:
-        where = f" at column {column}"
-    return _one_line(f"syntax error{where}: {what}")
+        where, offset = f" at column {column}", _offset_of(text, line, column)
+    return ExpressionProblem(offset, one_line(f"syntax error{where}: {what}"))
 
 
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    name = type(value).__name__
-    return name.removesuffix("Type").lower() or name
+def _scope_note(scope: Scope) -> str:
+    names = list(variables_for(scope))
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    return f"{'an' if scope is Scope.SBOM else 'a'} {scope.value}-scope rule sees {listed}"
 
 
-def describe_error(err: BaseException) -> str:
-    """One line saying why an expression could not be evaluated."""
-    if isinstance(err, CELEvalError):
-        args = err.args
-        text = str(args[0]) if args else "evaluation error"
-        # celpy appends a dump of the whole activation to undeclared references.
-        text = text.split(" (in activation", 1)[0]
-        details = args[2] if len(args) > 2 and isinstance(args[2], tuple) else ()
-        extra = "; ".join(str(d) for d in details if str(d) and str(d) not in text)
-        return _one_line(f"{text} ({extra})" if extra else text)
-    return _one_line(f"{type(err).__name__}: {err}")
+def compile_expression(
+    text: str, scope: Scope, engine: str | Engine | None = None
+) -> tuple[Any, tuple[ExpressionProblem, ...]]:
+    """A program for ``text`` on ``engine`` (default ``python``), or ``None`` and every
+    problem found in it."""
+    return _compile(text, scope, get_engine(engine))
 
 
-def _compile(text: str) -> Any:
-    """Compile one expression, or raise :class:`_ExpressionError`."""
-    env = _environment()
+@functools.lru_cache(maxsize=2048)
+def _compile(text: str, scope: Scope, engine: Engine) -> tuple[Any, tuple[ExpressionProblem, ...]]:
     try:
-        ast = env.compile(text)
+        ast = _parser().compile(text)
     except CELParseError as err:
-        raise _ExpressionError(_syntax_error(err, text)) from err
-    program = env.program(ast)
-    try:
-        value = program.evaluate(_probe())
-    except CELEvalError as err:
-        message = str(err.args[0]) if err.args else ""
-        if message.startswith("undeclared reference"):
-            raise _ExpressionError(
-                f"{describe_error(err)}: the only variable is 'component'"
-            ) from err
-        return program  # data-dependent errors are judged per component
-    except Exception:  # judged per component, where it fails closed
-        return program
-    if not isinstance(value, celpy.celtypes.BoolType):
-        raise _ExpressionError(f"must be a boolean expression, got {_type_name(value)}")
-    return program
+        return None, (_syntax_error(err, text),)
+    variables = {name: v.type for name, v in variables_for(scope).items()}
+    kind, problems = check_expression(ast, variables, _scope_note(scope))
+    if problems:
+        return None, tuple(problems)
+    if kind.known and kind.kind != "bool":
+        return None, (ExpressionProblem(0, f"must be a boolean expression, got {kind}"),)
+    return engine.compile(text, ast, scope)
+
+
+def rule_problems(
+    rule: Rule, index: int, where: str, engine: str | Engine | None = None
+) -> tuple[CompiledRule | None, list[Problem]]:
+    """Compile one rule's expressions: the compiled rule, or ``None`` and its problems."""
+    programs: dict[str, Any] = {"when": None, "require": None}
+    problems: list[Problem] = []
+    for key in ("when", "require"):
+        text = getattr(rule, key)
+        if text is None:
+            continue
+        program, found = compile_expression(text, rule.scope, engine)
+        programs[key] = program
+        problems.extend(
+            Problem(
+                where,
+                f"rules[{index}].{key}",
+                p.message,
+                rule=rule.id,
+                at=("rules", index, key),
+                offset=p.offset,
+            )
+            for p in found
+        )
+    if problems:
+        return None, problems
+    return CompiledRule(rule, programs["when"], programs["require"]), []
+
+
+def compile_policy(policy: Policy, engine: str | Engine | None = None) -> tuple[CompiledRule, ...]:
+    """Compile every expression of ``policy`` for ``engine`` (cached per policy and engine).
+
+    Raises :class:`InputError` naming the policy file and the key path of the first
+    problem, e.g. ``x.yaml: rules[1].require: syntax error at column 12: unexpected '='``.
+    """
+    return _compile_policy(policy, get_engine(engine))
 
 
 @functools.lru_cache(maxsize=128)
-def compile_policy(policy: Policy) -> tuple[CompiledRule, ...]:
-    """Compile every expression of ``policy`` (cached per policy).
-
-    Raises :class:`InputError` naming the policy file and the key path, e.g.
-    ``x.yaml: rules[1].require: syntax error at column 12: unexpected '='``.
-    """
+def _compile_policy(policy: Policy, engine: Engine) -> tuple[CompiledRule, ...]:
     compiled = []
     for index, rule in enumerate(policy.rules):
-        programs: dict[str, Any] = {"when": None}
-        for key in ("when", "require"):
-            text = getattr(rule, key)
-            if text is None:
-                continue
-            try:
-                programs[key] = _compile(text)
-            except _ExpressionError as err:
-                where = policy.path or policy.name
-                raise InputError(f"{where}: rules[{index}].{key}: {err}") from err
-        compiled.append(CompiledRule(rule, programs["when"], programs["require"]))
+        done, problems = rule_problems(rule, index, policy.where, engine)
+        if problems:
+            raise problems[0].error()
+        assert done is not None
+        compiled.append(done)
     return tuple(compiled)
+
+
+def check_set(policies: Sequence[Policy], *, waivers: bool = True) -> list[Problem]:
+    """Problems of policies evaluated together.
+
+    A policy name or rule id used twice; with ``waivers``, also a waiver naming a rule
+    no policy of the set defines, or naming components for an sbom-scope rule (or none
+    for a component-scope rule).
+    """
+    problems = []
+    names: dict[str, Policy] = {}
+    rules: dict[str, tuple[Policy, int]] = {}
+    for policy in policies:
+        if policy.name in names:
+            first = names[policy.name]
+            problems.append(
+                Problem(
+                    policy.where,
+                    "metadata.name",
+                    f"duplicate policy name {policy.name!r} (also in {first.where})",
+                    at=("metadata", "name"),
+                )
+            )
+        names.setdefault(policy.name, policy)
+        for index, rule in enumerate(policy.rules):
+            if rule.id in rules:
+                other, other_index = rules[rule.id]
+                first_at = (
+                    f"rules[{other_index}]"
+                    if other is policy
+                    else f"{other.where}: rules[{other_index}]"
+                )
+                problems.append(
+                    Problem(
+                        policy.where,
+                        f"rules[{index}].id",
+                        f"duplicate rule id {rule.id!r} (first used at {first_at})",
+                        rule=rule.id,
+                        at=("rules", index, "id"),
+                    )
+                )
+                continue
+            rules[rule.id] = (policy, index)
+    if not waivers:
+        return problems
+    for policy in policies:
+        for waiver in policy.waivers:
+            key = f"waivers[{waiver.index}]"
+            target = rules.get(waiver.rule)
+            if target is None:
+                known = sorted(rules)
+                hint = _close(waiver.rule, known)
+                problems.append(
+                    Problem(
+                        policy.where,
+                        f"{key}.rule",
+                        f"no policy evaluated with this one has a rule {waiver.rule!r}{hint}",
+                        at=("waivers", waiver.index, "rule"),
+                    )
+                )
+                continue
+            scope = target[0].rules[target[1]].scope
+            named = waiver.purl is not None or waiver.name is not None
+            if scope is Scope.SBOM and named:
+                problems.append(
+                    Problem(
+                        policy.where,
+                        key,
+                        f"rule {waiver.rule!r} judges the whole SBOM: "
+                        "its waiver names no purl or name",
+                        at=("waivers", waiver.index),
+                    )
+                )
+            elif scope is Scope.COMPONENT and not named:
+                problems.append(
+                    Problem(
+                        policy.where,
+                        key,
+                        f"rule {waiver.rule!r} judges components: "
+                        "name the waived ones with purl or name",
+                        at=("waivers", waiver.index),
+                    )
+                )
+    return problems
+
+
+def _close(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def check_unique(policies: Sequence[Policy]) -> None:
     """Raise :class:`InputError` when policies evaluated together reuse a name or rule id."""
-    names: dict[str, Policy] = {}
-    rule_ids: dict[str, tuple[Policy, int]] = {}
-    for policy in policies:
-        where = policy.path or policy.name
-        if policy.name in names:
-            first = names[policy.name]
-            raise InputError(
-                f"{where}: metadata.name: duplicate policy name {policy.name!r} "
-                f"(also in {first.path or first.name})"
-            )
-        names[policy.name] = policy
-        for index, rule in enumerate(policy.rules):
-            if rule.id in rule_ids:
-                other, other_index = rule_ids[rule.id]
-                first_at = (
-                    f"rules[{other_index}]"
-                    if other is policy
-                    else f"{other.path or other.name}: rules[{other_index}]"
+    problems = check_set(policies, waivers=False)
+    if problems:
+        raise problems[0].error()
+
+
+def utc(now: dt.datetime | None) -> dt.datetime:
+    """``now`` as an aware UTC datetime (naive means UTC); the current time for ``None``."""
+    if now is None:
+        return dt.datetime.now(dt.UTC)
+    if now.tzinfo is None:
+        return now.replace(tzinfo=dt.UTC)
+    return now.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a component-scope rule judges: a component's facts and how to name it."""
+
+    label: str
+    bom_ref: str | None
+    facts: Mapping[str, Any]
+
+
+class WaiverBook:
+    """The waivers of a policy set at one moment, and how often each matched a failure."""
+
+    def __init__(self, policies: Sequence[Policy], now: dt.datetime) -> None:
+        self.now = now
+        self.entries = [(p, w) for p in policies for w in p.waivers]
+        self.matched = [0] * len(self.entries)
+        self.by_rule: dict[str, list[int]] = {}
+        for position, (_, waiver) in enumerate(self.entries):
+            self.by_rule.setdefault(waiver.rule, []).append(position)
+
+    def waive(self, rule: str, subject: Subject | None) -> tuple[Policy, Waiver] | None:
+        """The first unexpired waiver covering a failure of ``rule`` (``None``: the SBOM).
+
+        Every waiver that covers it, expired or not, counts the match.
+        """
+        chosen = None
+        for position in self.by_rule.get(rule, ()):
+            policy, waiver = self.entries[position]
+            if subject is None:
+                covers = waiver.matches("", "", sbom=True)
+            else:
+                covers = waiver.matches(
+                    str(subject.facts["purl"]), str(subject.facts["normalized_name"]), sbom=False
                 )
-                raise InputError(
-                    f"{where}: rules[{index}].id: duplicate rule id {rule.id!r} "
-                    f"(first used at {first_at})"
-                )
-            rule_ids[rule.id] = (policy, index)
+            if not covers:
+                continue
+            self.matched[position] += 1
+            if chosen is None and not waiver.expired(self.now):
+                chosen = (policy, waiver)
+        return chosen
+
+    def uses(self) -> list[WaiverUse]:
+        """Every waiver with its state: ``applied``, ``unused`` or ``expired``."""
+        result = []
+        for (policy, waiver), matched in zip(self.entries, self.matched, strict=True):
+            state: Literal["applied", "unused", "expired"] = "expired"
+            if not waiver.expired(self.now):
+                state = "applied" if matched else "unused"
+            result.append(WaiverUse(policy.name, waiver, state, matched))
+        return result
 
 
-def _run(program: Any, activation: dict[str, Any]) -> tuple[bool, str | None]:
-    """Evaluate to ``(value, None)``, or ``(False, error text)`` when it cannot."""
-    try:
-        value = program.evaluate(activation)
-    except Exception as err:  # fail closed: any failure is reported, never raised
-        return False, describe_error(err)
-    if isinstance(value, CELEvalError):
-        return False, describe_error(value)
-    if not isinstance(value, celpy.celtypes.BoolType):
-        return False, f"expected a boolean result, got {_type_name(value)}"
-    return bool(value), None
+def _percent(value: float) -> str:
+    return f"{value * 100:.1f}%"
 
 
-def _message(rule: Rule, facts: dict[str, Any]) -> str:
+def _message(rule: Rule, facts: Mapping[str, Any] | None, sbom: Mapping[str, Any]) -> str:
+    if facts is None:
+        coverage = sbom["coverage"]
+        values = {
+            "components": str(sbom["components"]),
+            "pypi": str(sbom["pypi"]),
+            "verified": str(sbom["counts"][Status.VERIFIED.value]),
+            "coverage": _percent(coverage["overall"]),
+            "critical_coverage": _percent(coverage["critical"]),
+        }
+        if rule.message is not None:
+            return rule.message.format_map(values)
+        what = rule.description or f"requirement not met: {rule.require}"
+        return (
+            f"{what} ({values['verified']} of {values['pypi']} PyPI components verified, "
+            f"{values['coverage']})"
+        )
     provenance = facts["provenance"]
     if rule.message is not None:
         values = {
@@ -221,58 +374,125 @@ def _message(rule: Rule, facts: dict[str, Any]) -> str:
     return f"{what} (provenance {provenance['status']}{reason})"
 
 
-def _check(compiled: CompiledRule, facts: dict[str, Any], activation: dict[str, Any]) -> str | None:
-    """The violation message, or ``None`` when the rule holds or does not apply."""
+def _judge(
+    engine: Engine,
+    compiled: CompiledRule,
+    activation: Any,
+    facts: Mapping[str, Any] | None,
+    sbom: Mapping[str, Any],
+) -> tuple[Outcome, str]:
     if compiled.when is not None:
-        applies, error = _run(compiled.when, activation)
+        applies, error = engine.run(compiled.when, activation)
         if error is not None:
-            return f"rule could not be evaluated: when: {error}"
+            return Outcome.ERROR, f"rule could not be evaluated: when: {error}"
         if not applies:
-            return None
-    holds, error = _run(compiled.require, activation)
+            return Outcome.NOT_APPLICABLE, ""
+    holds, error = engine.run(compiled.require, activation)
     if error is not None:
-        return f"rule could not be evaluated: require: {error}"
-    return None if holds else _message(compiled.rule, facts)
+        return Outcome.ERROR, f"rule could not be evaluated: require: {error}"
+    if holds:
+        return Outcome.PASS, ""
+    return Outcome.FAIL, _message(compiled.rule, facts, sbom)
+
+
+def judge_policy(
+    policy: Policy,
+    subjects: Sequence[Subject],
+    sbom: Mapping[str, Any],
+    now: dt.datetime,
+    waivers: WaiverBook,
+    engine: str | Engine | None = None,
+) -> list[Finding]:
+    """Every rule of ``policy`` over every subject (component rules) or the SBOM (sbom rules)."""
+    runner = get_engine(engine)
+    findings = []
+    compiled = compile_policy(policy, runner)
+    per_component = [c for c in compiled if c.rule.scope is Scope.COMPONENT]
+    for subject in subjects if per_component else ():
+        activation = runner.bind({"component": subject.facts, "sbom": sbom, "now": now})
+        for rule in per_component:
+            outcome, message = _judge(runner, rule, activation, subject.facts, sbom)
+            waiver = waivers.waive(rule.rule.id, subject) if outcome is Outcome.FAIL else None
+            findings.append(
+                Finding(
+                    rule=rule.rule,
+                    policy=policy.name,
+                    component=subject.label,
+                    bom_ref=subject.bom_ref,
+                    outcome=Outcome.WAIVED if waiver is not None else outcome,
+                    message=message,
+                    waiver=waiver,
+                )
+            )
+    per_sbom = [c for c in compiled if c.rule.scope is Scope.SBOM]
+    activation = runner.bind({"sbom": sbom, "now": now}) if per_sbom else None
+    for rule in per_sbom:
+        outcome, message = _judge(runner, rule, activation, None, sbom)
+        waiver = waivers.waive(rule.rule.id, None) if outcome is Outcome.FAIL else None
+        findings.append(
+            Finding(
+                rule=rule.rule,
+                policy=policy.name,
+                component=SBOM_SUBJECT,
+                bom_ref=None,
+                outcome=Outcome.WAIVED if waiver is not None else outcome,
+                message=message,
+                waiver=waiver,
+            )
+        )
+    return findings
 
 
 def evaluate(
     policies: Sequence[Policy],
     subjects: Sequence[tuple[Component, ComponentEvidence | None]],
+    *,
+    now: dt.datetime | None = None,
+    engine: str | Engine | None = None,
 ) -> Verdict:
-    """Evaluate every rule of every policy over every component.
+    """Evaluate every rule of every policy over every component, and over the SBOM.
 
     A component is evaluated and counted once per locator (the first occurrence wins).
+    ``now`` (default: the current time; naive means UTC) is bound to ``now`` in CEL and
+    decides which waivers have expired. ``engine`` is ``python`` (the default), ``cpp``
+    (cel-expr-python) or ``auto`` (cpp when installed), or an :class:`Engine`.
+
     Raises :class:`InputError` for an empty policy set (fail closed), for policies that
-    reuse a name or a rule id, or for a hand-built policy whose expressions do not compile.
+    reuse a name or a rule id, for a waiver naming a rule none of them has, or for a
+    hand-built policy whose expressions do not compile.
     """
     if not policies:
         raise InputError("no policy to evaluate: an empty policy set would pass everything")
-    check_unique(policies)
-    compiled = [(policy, compile_policy(policy)) for policy in policies]
-    counts = dict.fromkeys((s.value for s in Status), 0)
-    violations: list[Violation] = []
+    problems = check_set(policies)
+    if problems:
+        raise problems[0].error()
+    runner = get_engine(engine)
+    for policy in policies:
+        compile_policy(policy, runner)
+    moment = utc(now)
+    unique: list[tuple[Component, ComponentEvidence | None]] = []
     seen: set[str] = set()
+    counts = dict.fromkeys((s.value for s in Status), 0)
     for component, evidence in subjects:
         if component.locator in seen:
             continue
         seen.add(component.locator)
+        unique.append((component, evidence))
         status, _ = component_status(component, evidence)
         counts[status.value] += 1
-        name = normalized_name(component)
-        for policy, rules in compiled:
-            facts = component_facts(component, evidence, policy.is_critical(name))
-            activation = {"component": json_to_cel(facts)}
-            for rule in rules:
-                message = _check(rule, facts, activation)
-                if message is not None:
-                    violations.append(
-                        Violation(
-                            rule=rule.rule.id,
-                            policy=policy.name,
-                            severity=rule.rule.severity,
-                            component=component_label(component),
-                            bom_ref=component.bom_ref,
-                            message=message,
-                        )
-                    )
-    return Verdict.build(policies, counts, violations)
+    book = WaiverBook(policies, moment)
+    findings: list[Finding] = []
+    for policy in policies:
+        judged = [
+            Subject(
+                component_label(component),
+                component.bom_ref,
+                component_facts(
+                    component, evidence, policy.is_critical(normalized_name(component))
+                ),
+            )
+            for component, evidence in unique
+        ]
+        sbom = sbom_facts(s.facts for s in judged)
+        findings.extend(judge_policy(policy, judged, sbom, moment, book, runner))
+    return Verdict.build(policies, counts, findings, book.uses())

@@ -1,20 +1,40 @@
-"""The facts a CEL rule sees: one ``component`` map per SBOM component.
+"""The facts a CEL rule sees: one ``component`` map per SBOM component, and ``sbom``.
 
-The shape is fixed. Every key is always present (``""`` for a missing string, ``[]`` for a
-missing list, ``0`` for a missing count), so an expression such as
+The shapes are fixed (declared in :mod:`bomguard.policy.declarations`). Every key is
+always present (``""`` for a missing string, ``[]`` for a missing list, ``0`` for a
+missing count), so an expression such as
 ``component.provenance.publisher.repository == "x"`` never fails on a component that has
 no publisher; it is simply ``false``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from bomguard.models import Component, ComponentEvidence, Identity, Status
+from bomguard.models import (
+    Component,
+    ComponentEvidence,
+    DriftEvent,
+    DriftSource,
+    FileEvidence,
+    Identity,
+    PypiRef,
+    Status,
+)
 
-__all__ = ["component_facts", "component_label", "component_status", "normalized_name"]
+__all__ = [
+    "blank_component_facts",
+    "component_facts",
+    "component_label",
+    "component_status",
+    "facts_label",
+    "normalized_name",
+    "sample_component_facts",
+    "sbom_facts",
+]
 
 _PUBLISHER_KEYS = (
     "kind",
@@ -26,6 +46,24 @@ _PUBLISHER_KEYS = (
     "commit",
     "trigger",
     "runner_environment",
+    "repository_uri",
+    "repository_id",
+    "owner_id",
+    "san",
+)
+
+#: Drift event kinds, each also a convenience boolean (``-`` becomes ``_``).
+DRIFT_KINDS = (
+    "repository-changed",
+    "owner-changed",
+    "workflow-changed",
+    "ref-changed",
+    "trigger-changed",
+    "runner-changed",
+    "publisher-kind-changed",
+    "environment-changed",
+    "attestation-disappeared",
+    "signer-changed",
 )
 
 
@@ -107,4 +145,126 @@ def component_facts(
             "verified_files": sum(1 for f in files if f.status is Status.VERIFIED),
             "total_files": len(files),
         },
+        "drift": _drift(evidence),
     }
+
+
+def _drift(evidence: ComponentEvidence | None) -> dict[str, Any]:
+    events = evidence.drift if evidence is not None else ()
+    kinds = sorted({e.kind for e in events})
+    facts: dict[str, Any] = {
+        "checked": bool(evidence is not None and evidence.drift_checked),
+        "count": len(events),
+        "kinds": kinds,
+        "events": [
+            {
+                "kind": e.kind,
+                "before": e.before,
+                "after": e.after,
+                "source": e.source.value,
+                "since": e.since,
+                "asserted_by_index": e.asserted_by_index,
+            }
+            for e in events
+        ],
+    }
+    for kind in DRIFT_KINDS:
+        facts[kind.replace("-", "_")] = kind in kinds
+    return facts
+
+
+def facts_label(facts: Mapping[str, Any]) -> str:
+    """:func:`component_label` of the component behind ``facts``."""
+    if facts["purl"]:
+        return str(facts["purl"])
+    name = facts["name"] or facts["bom_ref"] or "(unnamed)"
+    return f"{name}@{facts['version']}" if facts["version"] else str(name)
+
+
+def _fraction(part: int, whole: int) -> float:
+    return 1.0 if whole == 0 else part / whole
+
+
+def sbom_facts(components: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The JSON-ready value bound to ``sbom``, from every component's facts (each once).
+
+    PyPI components are those whose status is not ``not-applicable``. ``coverage.overall``
+    is verified PyPI components over PyPI components; ``coverage.critical`` the same over
+    the critical ones. Both are doubles, and ``1.0`` when there is nothing to cover: with
+    no PyPI component, "every PyPI component is verified" holds.
+    """
+    counts = dict.fromkeys((s.value for s in Status), 0)
+    total = pypi = verified = critical = critical_verified = 0
+    for facts in components:
+        status = facts["provenance"]["status"]
+        total += 1
+        counts[status] += 1
+        if status == Status.NOT_APPLICABLE.value:
+            continue
+        pypi += 1
+        is_verified = status == Status.VERIFIED.value
+        verified += is_verified
+        if facts["critical"]:
+            critical += 1
+            critical_verified += is_verified
+    return {
+        "components": total,
+        "pypi": pypi,
+        "critical": critical,
+        "counts": counts,
+        "coverage": {
+            "overall": _fraction(verified, pypi),
+            "critical": _fraction(critical_verified, critical),
+        },
+    }
+
+
+def blank_component_facts() -> dict[str, Any]:
+    """Facts of a component named ``example`` with nothing else known (not a PyPI package)."""
+    blank = Component(locator="", bom_ref=None, name="example", version=None, purl=None)
+    return component_facts(blank, None, False)
+
+
+def sample_component_facts() -> dict[str, Any]:
+    """Facts of a verified PyPI component with one file: every key, every list non-empty."""
+    identity = Identity(
+        kind="GitHub",
+        repository="example/example",
+        workflow="release.yml",
+        issuer="https://token.actions.githubusercontent.com",
+        ref="refs/tags/v1.0.0",
+        commit="0" * 40,
+        trigger="push",
+        runner_environment="github-hosted",
+    )
+    sample = Component(
+        locator="/components/0",
+        bom_ref="pkg:pypi/example@1.0.0",
+        name="example",
+        version="1.0.0",
+        purl="pkg:pypi/example@1.0.0",
+        type="library",
+        licenses=("MIT",),
+        properties={"example": "value"},
+        pypi=PypiRef("example", "1.0.0", "example", "1.0.0"),
+    )
+    evidence = ComponentEvidence(
+        Status.VERIFIED,
+        "",
+        (
+            FileEvidence(
+                "example-1.0.0-py3-none-any.whl", "0" * 64, Status.VERIFIED, identity=identity
+            ),
+        ),
+        drift=(
+            DriftEvent(
+                "workflow-changed",
+                "release.yml",
+                "publish.yml",
+                DriftSource.PREVIOUS_RELEASE,
+                "0.9",
+            ),
+        ),
+        drift_checked=("previous-release:0.9",),
+    )
+    return component_facts(sample, evidence, True)

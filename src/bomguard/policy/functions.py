@@ -1,0 +1,101 @@
+"""The functions bomguard adds to CEL (declared in :data:`~bomguard.policy.declarations.FUNCTIONS`).
+
+Each is written once on plain Python values (:data:`PLAIN`, raising ``ValueError`` or
+``TypeError`` with a one-line message for a bad argument). :data:`BINDINGS` wraps them
+for cel-python, turning those exceptions into a ``CELEvalError`` value; the cpp engine
+binds :data:`PLAIN` directly and gets an error value the same way. Either way a rule
+using them fails closed on that component instead of raising.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from typing import Any
+
+import celpy.celtypes
+from celpy.evaluation import CELEvalError
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+__all__ = ["BINDINGS", "PLAIN", "parse_specifier", "parse_version"]
+
+
+def parse_version(text: object, function: str) -> Version:
+    """A PEP 440 version, or :class:`ValueError` with a message naming ``function``."""
+    if not isinstance(text, str):
+        raise TypeError(f"{function}: expected a string, got {type(text).__name__}")
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise ValueError(f"{function}: invalid PEP 440 version {str(text)!r}") from None
+
+
+def parse_specifier(text: object, function: str) -> SpecifierSet:
+    """A PEP 440 specifier set, or :class:`ValueError` with a message naming ``function``."""
+    if not isinstance(text, str):
+        raise TypeError(f"{function}: expected a string, got {type(text).__name__}")
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        raise ValueError(f"{function}: invalid PEP 440 specifier {str(text)!r}") from None
+
+
+def match_version(version: str, specifier: str) -> bool:
+    """Whether ``version`` is in ``specifier`` (PEP 440, pre-releases included)."""
+    spec = parse_specifier(specifier, "version_matches")
+    return spec.contains(parse_version(version, "version_matches"), prereleases=True)
+
+
+def compare_versions(a: str, b: str) -> int:
+    """-1, 0 or 1 as PEP 440 version ``a`` is lower than, equal to or higher than ``b``."""
+    left, right = parse_version(a, "version_compare"), parse_version(b, "version_compare")
+    return (left > right) - (left < right)
+
+
+def is_version(text: str) -> bool:
+    """Whether ``text`` is a PEP 440 version."""
+    try:
+        parse_version(text, "version_valid")
+    except ValueError:
+        return False
+    return True
+
+
+def glob_match(text: str, pattern: str) -> bool:
+    """Shell-style, case-sensitive match of the whole ``text``."""
+    if not isinstance(text, str) or not isinstance(pattern, str):
+        raise TypeError("glob: expected (string, string)")
+    return fnmatch.fnmatchcase(text, pattern)
+
+
+PLAIN: dict[str, Callable[..., Any]] = {
+    "version_matches": match_version,
+    "version_compare": compare_versions,
+    "version_valid": is_version,
+    "glob": glob_match,
+}
+"""Name to implementation on plain Python values, raising ValueError/TypeError on bad input."""
+
+
+def _celpy(name: str, function: Callable[..., Any], arity: int) -> Callable[..., Any]:
+    """``function`` on cel-python values: its ValueError/TypeError become a CEL error value."""
+    result = celpy.celtypes.IntType if name == "version_compare" else celpy.celtypes.BoolType
+
+    def call(*args: Any) -> Any:
+        try:
+            if len(args) != arity:
+                raise TypeError(f"{name}: expected {arity} arguments, got {len(args)}")
+            return result(function(*args))
+        except (ValueError, TypeError) as err:
+            return CELEvalError(str(err), type(err), err.args)
+
+    call.__name__ = name
+    return call
+
+
+BINDINGS: dict[str, Callable[..., Any]] = {
+    name: _celpy(name, function, 1 if name == "version_valid" else 2)
+    for name, function in PLAIN.items()
+}
+"""Name to implementation, as ``celpy.Environment.program(functions=…)`` takes them."""

@@ -38,7 +38,7 @@ def test_check_passes_clean_policies() -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert "skipping 4 tests files (run them with 'bomguard policy test')" in result.stderr
-    assert "4 policy files OK (21 rules, 0 waivers)" in result.stderr
+    assert "4 policy files OK (22 rules, 0 waivers)" in result.stderr
 
 
 def test_check_reports_every_problem_of_every_file(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ progress and problems go to stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -144,6 +145,41 @@ def _make_index_options(
     )
 
 
+def _drift_entries(result: Any) -> list[dict[str, Any]]:
+    entries = []
+    for component in result.components:
+        evidence = result.evidence.get(component.locator)
+        if evidence is None:
+            continue
+        name = component.pypi.raw_name if component.pypi else component.name
+        for event in evidence.drift:
+            entries.append(
+                {
+                    "component": component.purl or f"{name}@{component.version or ''}",
+                    "kind": event.kind,
+                    "before": event.before,
+                    "after": event.after,
+                    "source": event.source.value,
+                    "since": event.since,
+                    "asserted_by_index": event.asserted_by_index,
+                    "summary": event.summary(name, component.version or ""),
+                }
+            )
+    return sorted(entries, key=lambda e: (e["component"], e["kind"], e["source"], e["since"]))
+
+
+def _parse_report(value: str) -> tuple[str, Path]:
+    from bomguard.report import FORMATS
+
+    fmt, sep, path = value.partition(":")
+    if not sep or not path or fmt not in FORMATS:
+        raise click.BadParameter(
+            f"{value!r}: expected FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}",
+            param_hint="'--report'",
+        )
+    return fmt, Path(path)
+
+
 @cli.command()
 @click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -165,6 +201,14 @@ def _make_index_options(
     "verdict_path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the verdict document (JSON) here.",
+)
+@click.option(
+    "--report",
+    "reports",
+    multiple=True,
+    metavar="FORMAT:PATH",
+    help="Also write a report: html, sarif, markdown or junit (repeatable). With "
+    "GITHUB_STEP_SUMMARY set, a Markdown summary is appended there too.",
 )
 @click.option(
     "--strict", is_flag=True, help="Also fail when a PyPI component's provenance is unknown."
@@ -235,6 +279,7 @@ def enrich(
     output: str,
     policies: Sequence[Path],
     verdict_path: Path | None,
+    reports: Sequence[str],
     strict: bool,
     trust_root: str,
     staging: bool,
@@ -255,6 +300,7 @@ def enrich(
     from bomguard.pipeline import EnrichOptions
     from bomguard.pipeline import enrich as run
 
+    report_specs = [_parse_report(r) for r in reports]
     options = EnrichOptions(
         policies=tuple(policies),
         index=_make_index_options(mirror=mirror, **index),
@@ -287,6 +333,7 @@ def enrich(
         verdict = result.verdict.to_dict()
         verdict["sbom"] = str(sbom)
         verdict["evaluated_at"] = result.evaluated_at.isoformat()
+        verdict["drift"] = _drift_entries(result)
         if result.trust_root is not None:
             verdict["trust_root"] = {
                 "source": result.trust_root.source,
@@ -295,6 +342,19 @@ def enrich(
             }
         text = json.dumps(verdict, indent=2, sort_keys=True) + "\n"
         write_atomic(verdict_path, text.encode("utf-8"))
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if report_specs or summary_file:
+        from bomguard.report import build_report, render
+
+        facts = build_report(result, str(sbom))
+        for fmt, path in report_specs:
+            write_atomic(path, render(fmt, facts))
+        if summary_file:
+            try:
+                with Path(summary_file).open("ab") as handle:
+                    handle.write(render("markdown", facts))
+            except OSError as err:
+                click.echo(f"bomguard: cannot append to GITHUB_STEP_SUMMARY: {err}", err=True)
 
     for component in result.components:
         ev = result.evidence.get(component.locator)

@@ -1,0 +1,229 @@
+"""The facts every report shows, gathered once from an enrichment result.
+
+Reports never re-derive anything: they render this. Every string here may come from an
+untrusted SBOM or index, so each renderer escapes for its own format.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bomguard._version import __version__
+from bomguard.models import Status
+
+if TYPE_CHECKING:
+    from bomguard.pipeline import EnrichResult
+
+__all__ = ["ComponentRow", "ReportData", "RuleRow", "build_report"]
+
+REKOR_ENTRY_URL = "https://search.sigstore.dev/?logIndex={index}"
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentRow:
+    """One PyPI component as the reports show it."""
+
+    name: str
+    version: str
+    purl: str
+    bom_ref: str
+    locator: str
+    status: str
+    reason: str
+    critical: bool
+    publisher: str
+    repository: str
+    workflow: str
+    ref: str
+    commit: str
+    log_index: str
+    log_url: str
+    drift: tuple[str, ...]
+    violations: tuple[str, ...]
+    waived: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    """One policy rule with its outcome counts."""
+
+    rule: str
+    policy: str
+    description: str
+    severity: str
+    references: tuple[str, ...]
+    failed: int
+    waived: tuple[dict[str, str], ...]
+    violations: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything a report needs."""
+
+    sbom: str
+    verdict: str
+    counts: dict[str, int]
+    components: tuple[ComponentRow, ...]
+    rules: tuple[RuleRow, ...]
+    policies: tuple[dict[str, str], ...]
+    coverage_overall: float | None
+    coverage_critical: float | None
+    critical_total: int
+    trust_root: dict[str, str]
+    tool_version: str = __version__
+    generated: str = field(
+        default_factory=lambda: datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    expired_waivers: tuple[dict[str, str], ...] = ()
+
+    @property
+    def violations(self) -> list[dict[str, str]]:
+        return [v for rule in self.rules for v in rule.violations]
+
+    @property
+    def drift_lines(self) -> list[str]:
+        return [line for c in self.components for line in c.drift]
+
+
+def _as_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _violation_dict(v: Any) -> dict[str, str]:
+    data = v.to_dict() if hasattr(v, "to_dict") else dict(v)
+    return {k: _as_text(val) for k, val in data.items() if not isinstance(val, (list, dict))}
+
+
+def _critical(policies: Sequence[Any], name: str) -> bool:
+    for policy in policies:
+        check = getattr(policy, "is_critical", None)
+        if check is not None:
+            try:
+                if check(name):
+                    return True
+            except TypeError:
+                continue
+    return False
+
+
+def build_report(result: EnrichResult, sbom: str) -> ReportData:
+    """Gather the report facts from an enrichment result."""
+    verdict = result.verdict
+    violations = [_violation_dict(v) for v in verdict.violations]
+    waived = [
+        {
+            "rule": w.violation.rule,
+            "policy": w.violation.policy,
+            "component": w.violation.component,
+            "message": w.violation.message,
+            "reason": w.waiver.reason,
+            "approver": w.waiver.approver,
+            "expires": w.waiver.expires.isoformat(),
+        }
+        for w in verdict.waived
+    ]
+    rows: list[ComponentRow] = []
+    for component in result.components:
+        evidence = result.evidence.get(component.locator)
+        if evidence is None:
+            continue
+        identity = evidence.identity
+        name = component.name or (component.pypi.raw_name if component.pypi else "")
+        version = component.version or (component.pypi.raw_version if component.pypi else "") or ""
+        label = component.purl or f"{name}@{version}"
+        log_index = _as_text(identity.log_index) if identity else ""
+        rows.append(
+            ComponentRow(
+                name=name,
+                version=version,
+                purl=component.purl or "",
+                bom_ref=component.bom_ref or "",
+                locator=component.locator,
+                status=evidence.status.value,
+                reason=evidence.reason,
+                critical=_critical(
+                    result.policies, component.pypi.name if component.pypi else name
+                ),
+                publisher=_as_text(identity.kind) if identity else "",
+                repository=_as_text(identity.repository or identity.repository_uri)
+                if identity
+                else "",
+                workflow=_as_text(identity.workflow) if identity else "",
+                ref=_as_text(identity.ref) if identity else "",
+                commit=_as_text(identity.commit) if identity else "",
+                log_index=log_index,
+                log_url=REKOR_ENTRY_URL.format(index=log_index) if log_index else "",
+                drift=tuple(e.summary(name, version) for e in evidence.drift),
+                violations=tuple(
+                    f"{v.get('rule', '')}: {v.get('message', '')}"
+                    for v in violations
+                    if v.get("component") == label
+                    and (not v.get("bom_ref") or v.get("bom_ref") == (component.bom_ref or ""))
+                ),
+                waived=tuple(
+                    f"{w.get('rule', '')}: {w.get('reason', '')}"
+                    for w in waived
+                    if w.get("component") == label
+                ),
+            )
+        )
+    rules: list[RuleRow] = []
+    for policy in result.policies:
+        for rule in getattr(policy, "rules", ()):
+            rule_violations = tuple(
+                v for v in violations if v.get("rule") == rule.id and v.get("policy") == policy.name
+            )
+            refs = tuple(
+                _as_text(getattr(r, "id", r)) for r in getattr(rule, "references", ()) or ()
+            )
+            rules.append(
+                RuleRow(
+                    rule=rule.id,
+                    policy=policy.name,
+                    description=_as_text(getattr(rule, "description", "")),
+                    severity=_as_text(getattr(rule, "severity", "error")),
+                    references=refs,
+                    failed=len(rule_violations),
+                    waived=tuple(w for w in waived if w.get("rule") == rule.id),
+                    violations=rule_violations,
+                )
+            )
+    pypi_rows = list(rows)
+    verified = sum(1 for r in pypi_rows if r.status == Status.VERIFIED.value)
+    critical_rows = [r for r in pypi_rows if r.critical]
+    critical_verified = sum(1 for r in critical_rows if r.status == Status.VERIFIED.value)
+    trust = result.trust_root
+    return ReportData(
+        sbom=sbom,
+        verdict=verdict.verdict,
+        counts=dict(verdict.counts),
+        components=tuple(rows),
+        rules=tuple(rules),
+        policies=tuple(
+            {"name": p.name, "path": _as_text(p.path), "sha256": _as_text(p.sha256)}
+            for p in result.policies
+        ),
+        coverage_overall=verified / len(pypi_rows) if pypi_rows else None,
+        coverage_critical=critical_verified / len(critical_rows) if critical_rows else None,
+        critical_total=len(critical_rows),
+        trust_root={
+            "source": trust.source,
+            "instance": trust.instance,
+            "sha256": trust.sha256,
+        }
+        if trust is not None
+        else {},
+        expired_waivers=tuple(
+            {
+                "rule": w.waiver.rule,
+                "match": w.waiver.purl or w.waiver.name or "(sbom)",
+                "expires": w.waiver.expires.isoformat(),
+                "matched": str(w.matched),
+            }
+            for w in verdict.expired_waivers
+        ),
+    )

@@ -1,0 +1,46 @@
+"""A short Markdown summary for $GITHUB_STEP_SUMMARY and merge-request comments."""
+
+from __future__ import annotations
+
+from bomguard.report.data import ReportData
+
+__all__ = ["render_markdown"]
+
+_MAX_ROWS = 50
+
+
+def _cell(value: str) -> str:
+    """Make untrusted text inert in a Markdown table cell."""
+    out = value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    for ch in "<>*_`[]":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def render_markdown(data: ReportData) -> bytes:
+    """Verdict, counts, violations and drift events, fit for a job summary."""
+    icon = "✅" if data.verdict == "pass" else "❌"
+    lines = [f"## {icon} bomguard: {data.verdict}", "", f"SBOM: `{_cell(data.sbom)}`", ""]
+    lines += ["| status | components |", "|---|---|"]
+    lines += [f"| {s} | {n} |" for s, n in data.counts.items() if n]
+    if data.coverage_overall is not None:
+        lines += ["", f"Attested: {data.coverage_overall * 100:.1f}% of PyPI components"]
+    if data.coverage_critical is not None:
+        lines[-1] += f", {data.coverage_critical * 100:.1f}% of critical ones"
+    violations = data.violations
+    lines += ["", f"### Violations ({len(violations)})", ""]
+    if violations:
+        lines += ["| severity | rule | component | message |", "|---|---|---|---|"]
+        for v in violations[:_MAX_ROWS]:
+            lines.append(
+                f"| {_cell(v.get('severity', ''))} | {_cell(v.get('rule', ''))} | "
+                f"{_cell(v.get('component', ''))} | {_cell(v.get('message', ''))} |"
+            )
+        if len(violations) > _MAX_ROWS:
+            lines.append(f"\n…and {len(violations) - _MAX_ROWS} more (see the full report).")
+    else:
+        lines.append("None.")
+    drift = data.drift_lines
+    lines += ["", f"### Identity drift ({len(drift)})", ""]
+    lines += [f"- {_cell(d)}" for d in drift[:_MAX_ROWS]] or ["None."]
+    return ("\n".join(lines) + "\n").encode("utf-8")

@@ -89,4 +89,22 @@ def strip_additions(enriched: dict[str, Any], original: dict[str, Any]) -> dict[
             ]
             if not comp["externalReferences"] and "externalReferences" not in before:
                 del comp["externalReferences"]
+    for key in ("declarations", "definitions"):
+        if key in out and key not in original:
+            del out[key]
+        elif key in out:
+            section = out[key]
+            for name, items in list(section.items()):
+                if isinstance(items, list):
+                    section[name] = [
+                        i
+                        for i in items
+                        if not (
+                            isinstance(i, dict)
+                            and (
+                                str(i.get("bom-ref", "")).startswith("bomguard:")
+                                or i.get("assessor") == "bomguard:assessor"
+                            )
+                        )
+                    ]
     return out

@@ -269,6 +269,13 @@ def _parse_report(value: str) -> tuple[str, Path]:
     help="The SBOM's format, when detecting it from the content is not wanted.",
 )
 @click.option(
+    "--embed-evidence/--no-embed-evidence",
+    default=None,
+    help="Embed each provenance object in CycloneDX 1.6+ declarations, so the SBOM can be "
+    "re-verified offline with 'bomguard verify' (default: on where the format has "
+    "declarations). Off: the evidence links to the index instead.",
+)
+@click.option(
     "--validate-output",
     is_flag=True,
     help="Validate the enriched SBOM against its official schema before writing it.",
@@ -289,6 +296,7 @@ def enrich(
     mirror: Path | None,
     input_format: str | None,
     cel_engine: str,
+    embed_evidence: bool | None,
     validate_output: bool,
     verbose: bool,
     **index: Any,
@@ -312,6 +320,7 @@ def enrich(
         pins=pins,
         input_format=input_format,
         cel_engine=cel_engine,
+        embed_evidence=embed_evidence,
     )
     progress = _Progress(sys.stderr.isatty())
     try:
@@ -430,6 +439,45 @@ def fetch(sbom: Path, into: Path, verbose: bool, **index: Any) -> None:
         err=True,
     )
     sys.exit(EXIT_PASS)
+
+
+@cli.command()
+@click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--trust-root",
+    default="embedded",
+    show_default=True,
+    help="'embedded' (shipped with sigstore, no network), a trusted_root.json file, or "
+    "'tuf' (refresh online).",
+)
+@click.option("--staging", is_flag=True, help="Use Sigstore's staging instance.")
+@click.option("-v", "--verbose", is_flag=True, help="One line per component.")
+def verify(sbom: Path, trust_root: str, staging: bool, verbose: bool) -> None:
+    """Re-verify an enriched SBOM offline from the provenance embedded in it.
+
+    Exits 1 if any component's status would now differ from the one recorded (altered
+    evidence or digests, or a 'verified' component that carries no evidence).
+    """
+    from bomguard.reverify import reverify
+
+    findings = reverify(sbom, trust_root=trust_root, staging=staging)
+    differing = [f for f in findings if f.differs]
+    for finding in findings:
+        if finding.differs or verbose:
+            mark = "FAIL" if finding.differs else "OK"
+            detail = f": {finding.reason}" if finding.reason and finding.differs else ""
+            click.echo(
+                f"{mark}: {finding.component}: recorded {finding.recorded}, now {finding.now}"
+                f"{detail}",
+                err=True,
+            )
+    checked = sum(f.files_checked for f in findings)
+    click.echo(
+        f"bomguard: {len(findings)} components, {checked} embedded provenance objects "
+        f"re-verified; {len(differing)} differ from the record",
+        err=True,
+    )
+    sys.exit(EXIT_FAIL if differing else EXIT_PASS)
 
 
 def _register_policy_commands() -> None:

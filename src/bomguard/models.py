@@ -159,6 +159,8 @@ class FileEvidence:
     attestations: tuple[AttestationResult, ...] = ()
     identity: Identity | None = None
     """The identity of the first verified attestation, when the file is verified."""
+    provenance: bytes | None = field(default=None, repr=False, compare=False)
+    """The provenance object itself, kept only when it is to be embedded in the SBOM."""
 
 
 class DriftSource(StrEnum):

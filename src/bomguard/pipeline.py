@@ -81,6 +81,9 @@ class EnrichOptions:
     """The time policies see as ``now`` and waivers expire against (default: the clock)."""
     cel_engine: str = "python"
     """``python`` (cel-python), ``cpp`` (cel-expr-python) or ``auto``."""
+    embed_evidence: bool | None = None
+    """Embed each provenance object in CycloneDX 1.6+ ``declarations`` (``None``: yes
+    where the format has declarations). Without it the evidence links to the index."""
 
 
 @dataclass
@@ -133,7 +136,9 @@ def _request_for(
 
 
 def _file_evidence(
-    fetched: FetchedFile, verdicts: dict[tuple[str, str | None, bytes | None], FileVerdict]
+    fetched: FetchedFile,
+    verdicts: dict[tuple[str, str | None, bytes | None], FileVerdict],
+    keep: bool = False,
 ) -> FileEvidence:
     base = FileEvidence(
         filename=fetched.filename,
@@ -160,6 +165,7 @@ def _file_evidence(
         digest_source=fetched_digest_source(fetched) if status is Status.VERIFIED else None,
         attestations=results,
         identity=identity,
+        provenance=fetched.provenance if keep else None,
     )
 
 
@@ -200,12 +206,17 @@ def _verify_all(
 
 
 def evidence_for(
-    fetch: ReleaseFetch, verdicts: dict[tuple[str, str | None, bytes | None], FileVerdict]
+    fetch: ReleaseFetch,
+    verdicts: dict[tuple[str, str | None, bytes | None], FileVerdict],
+    keep: bool = False,
 ) -> ComponentEvidence:
-    """Sum a fetched release's files up into a component's evidence."""
+    """Sum a fetched release's files up into a component's evidence.
+
+    ``keep`` keeps each file's provenance bytes (to embed them in the SBOM).
+    """
     if fetch.error is not None:
         return ComponentEvidence(Status.UNKNOWN, fetch.error, index_url=fetch.index_url)
-    files = tuple(_file_evidence(f, verdicts) for f in fetch.files)
+    files = tuple(_file_evidence(f, verdicts, keep) for f in fetch.files)
     status, reason = summarize(files)
     return ComponentEvidence(status, reason, files, index_url=fetch.index_url)
 
@@ -339,10 +350,11 @@ def enrich(
 
         fetched = fetch_releases(list(requests.values()), options.index, observer, follow)
         verdicts = _verify_all(fetched, trust_root, options, observer)
+    embed = document.supports_declarations and options.embed_evidence is not False
     for component in components:
         request = requests.get(component.locator)
         if request is not None:
-            found = evidence_for(fetched[request], verdicts)
+            found = evidence_for(fetched[request], verdicts, keep=embed)
             evidence[component.locator] = _with_drift(
                 found, request, fetched, verdicts, options, baseline, pins
             )
@@ -357,4 +369,12 @@ def enrich(
         now=moment,
         engine=options.cel_engine,
     )
+    if document.supports_declarations:
+        from bomguard.sbom.declarations import build_declarations
+
+        subjects = [(c, e) for c in components if (e := evidence.get(c.locator)) is not None]
+        declarations, standards = build_declarations(
+            subjects, policies, verdict.results, embed=embed, now=moment
+        )
+        document.add_declarations(declarations, standards)
     return EnrichResult(document, components, evidence, verdict, policies, trust_root, moment)

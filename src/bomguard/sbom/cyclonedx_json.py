@@ -120,6 +120,30 @@ class CycloneDxJson(SbomDocument):
             if refs or isinstance(node.get("externalReferences"), list):
                 node["externalReferences"] = refs
 
+    @property
+    def supports_declarations(self) -> bool:
+        major, minor = (int(x) for x in self._version.split("."))
+        return (major, minor) >= (1, 6)
+
+    def add_declarations(
+        self, declarations: dict[str, Any], standards: list[dict[str, Any]]
+    ) -> None:
+        from bomguard.sbom.declarations import merge_declarations
+
+        if not self.supports_declarations:
+            raise NotImplementedError(f"CycloneDX {self._version} has no declarations")
+        merged, definitions = merge_declarations(self.data, declarations, standards)
+        self.data["declarations"] = merged
+        self.data["definitions"] = definitions
+
+    def embedded_evidence(self) -> dict[str, list[tuple[str, str | None, bytes]]]:
+        from bomguard.sbom.declarations import read_embedded
+
+        by_ref = {
+            node.get("bom-ref"): pointer for pointer, node in self._walk() if node.get("bom-ref")
+        }
+        return read_embedded(self.data, by_ref)
+
     def serialize(self) -> bytes:
         return dump_json(self.data, self._indent)
 

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bomguard.models import Component
 
@@ -44,6 +45,21 @@ class SbomDocument(ABC):
     @abstractmethod
     def enrich(self, additions: Mapping[str, Addition]) -> None:
         """Add ``additions`` (keyed by component locator); never remove input data."""
+
+    @property
+    def supports_declarations(self) -> bool:
+        """Whether the format has CycloneDX 1.6 ``declarations`` to carry evidence in."""
+        return False
+
+    def add_declarations(
+        self, declarations: dict[str, Any], standards: list[dict[str, Any]]
+    ) -> None:
+        """Add bomguard's declarations and standards (replacing earlier ones of its own)."""
+        raise NotImplementedError(f"{self.format_name} has no declarations")
+
+    def embedded_evidence(self) -> dict[str, list[tuple[str, str | None, bytes]]]:
+        """Provenance objects embedded by an earlier run: locator → (filename, sha256, bytes)."""
+        return {}
 
     @abstractmethod
     def serialize(self) -> bytes:

@@ -49,7 +49,44 @@ class _Progress:
             click.echo("\r\033[K", err=True, nl=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Subcommands in other modules are imported only when they run (fast --help)."""
+
+    lazy: dict[str, tuple[str, str, str]] = {
+        "policy": (
+            "bomguard._cli_policy",
+            "policy_group",
+            "Check, test and explain CEL policy files.",
+        )
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy:
+                rows.append((name, self.lazy[name][2]))
+            else:
+                command = super().get_command(ctx, name)
+                if command is not None and not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit=formatter.width - 6)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            import importlib
+
+            module, attr, _ = self.lazy[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bomguard")
 def cli() -> None:
     """Turn an SBOM into supply-chain evidence: verified PEP 740 provenance and a verdict."""
@@ -478,15 +515,6 @@ def verify(sbom: Path, trust_root: str, staging: bool, verbose: bool) -> None:
         err=True,
     )
     sys.exit(EXIT_FAIL if differing else EXIT_PASS)
-
-
-def _register_policy_commands() -> None:
-    from bomguard._cli_policy import policy_group
-
-    cli.add_command(policy_group)
-
-
-_register_policy_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from bomguard._jsonschema import load as _load_jsonschema
+
+if TYPE_CHECKING:
+    import jsonschema
+
 import functools
 import json
 from collections.abc import Iterable
 from importlib import resources
 from typing import Any
-
-import jsonschema
 
 __all__ = ["first_error", "key_path", "read_data", "relevance", "schema", "validator"]
 
@@ -28,16 +33,21 @@ def schema(name: str) -> dict[str, Any]:
 @functools.cache
 def validator(name: str) -> jsonschema.Draft202012Validator:
     """A validator for the packaged schema ``name``."""
-    return jsonschema.Draft202012Validator(schema(name))
+    return _load_jsonschema().Draft202012Validator(schema(name))  # type: ignore[no-any-return]
 
 
-relevance = jsonschema.exceptions.by_relevance(strong=frozenset({"additionalProperties"}))
-"""At the same depth, an unknown key ("requires") explains more than the missing one."""
+def relevance(error: jsonschema.ValidationError) -> Any:
+    """Rank errors as jsonschema's best_match does, with unknown keys first.
+
+    At the same depth, an unknown key ("requires") explains more than the missing one.
+    """
+    rank = _load_jsonschema().exceptions.by_relevance(strong=frozenset({"additionalProperties"}))
+    return rank(error)
 
 
 def first_error(name: str, instance: object) -> jsonschema.ValidationError | None:
     """The most relevant error of ``instance`` against schema ``name``, if any."""
-    error: jsonschema.ValidationError | None = jsonschema.exceptions.best_match(
+    error: jsonschema.ValidationError | None = _load_jsonschema().exceptions.best_match(
         validator(name).iter_errors(instance), key=relevance
     )
     return error

@@ -8,6 +8,13 @@ key 'requires' (did you mean 'require'?)``. :func:`load_policy` raises the first
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from bomguard._jsonschema import load as _load_jsonschema
+
+if TYPE_CHECKING:
+    import jsonschema
+
 import dataclasses
 import datetime as dt
 import difflib
@@ -19,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 from packaging.utils import canonicalize_name
 
@@ -198,7 +204,7 @@ def schema_problems(
     errors = list(checker.iter_errors(data))
     if not errors:
         return []
-    best = jsonschema.exceptions.best_match(errors, key=relevance)
+    best = _load_jsonschema().exceptions.best_match(errors, key=relevance)
     ordered = [best, *sorted((e for e in errors if e is not best), key=lambda e: e.json_path)]
     problems = []
     for error in ordered:

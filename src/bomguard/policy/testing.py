@@ -28,6 +28,13 @@ and ``total_files`` from ``files``; ``critical`` from the policy's ``critical`` 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from bomguard._jsonschema import load as _load_jsonschema
+
+if TYPE_CHECKING:
+    import jsonschema
+
 import copy
 import datetime as dt
 import difflib
@@ -38,7 +45,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 from packaging.utils import canonicalize_name
 
 from bomguard.errors import InputError
@@ -177,7 +183,7 @@ def _policy_for(tests: Path) -> Path:
 
 @functools.cache
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(TESTS_SCHEMA)
+    return _load_jsonschema().Draft202012Validator(TESTS_SCHEMA)  # type: ignore[no-any-return]
 
 
 def _blank(kind: CelType) -> Any:

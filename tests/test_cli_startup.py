@@ -1,0 +1,36 @@
+"""'bomguard --help' stays fast: it imports none of the heavy libraries (no timing here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("sigstore", "celpy", "jsonschema", "httpx", "pydantic", "cyclonedx", "lark", "yaml")
+
+
+def test_help_imports_no_heavy_library():
+    code = (
+        "import sys\n"
+        "from bomguard._cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print('LOADED:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    loaded = out.rsplit("LOADED:", 1)[1].strip()
+    assert loaded == "", f"imported at --help: {loaded}"
+    assert "policy" in out and "verify" in out
+
+
+def test_jsonschema_is_imported_without_the_slow_rfc3987_grammar():
+    code = (
+        "import sys\n"
+        "from bomguard._jsonschema import load\n"
+        "load()\n"
+        "print('rfc3987_syntax' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.strip() == "False"

@@ -347,3 +347,51 @@ def test_library_fetch_and_mirror(real_index, tmp_path):
 
     counts = fetch(sbom, tmp_path / "m", options)
     assert counts == {"releases": 1, "files": 1, "provenance": 1, "unknown": 0}
+
+
+def test_concurrent_runs_share_a_cache_safely(real_index, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    server, registered = real_index
+    sbom = write_json(tmp_path / "in.json", _all_real(registered))
+    cache = tmp_path / "shared-cache"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")}
+
+    def start(n):
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bomguard",
+                "enrich",
+                str(sbom),
+                "-o",
+                str(tmp_path / f"o{n}.json"),
+                "--index-url",
+                server.index_url,
+                "--trust-root",
+                "embedded",
+                "--cache-dir",
+                str(cache),
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    runs = [start(n) for n in range(3)]
+    for run in runs:
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    statuses = [_statuses(json.loads((tmp_path / f"o{n}.json").read_text())) for n in range(3)]
+    assert statuses[0] == statuses[1] == statuses[2]
+    assert set(statuses[0].values()) == {"verified"}
+    assert not list(cache.rglob(".tmp-*"))  # no half-written entry left behind
+    server.reset_log()
+    _, warm = _run(
+        server, tmp_path, _all_real(registered), "--cache-dir", str(cache), name="w.json"
+    )
+    assert server.count("/integrity/") == 0
+    assert _statuses(warm) == statuses[0]

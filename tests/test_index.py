@@ -395,3 +395,22 @@ def test_concurrent_runs_share_a_cache_safely(real_index, tmp_path):
     )
     assert server.count("/integrity/") == 0
     assert _statuses(warm) == statuses[0]
+
+
+def test_pages_fresh_by_cache_control_are_not_asked_again(real_index, tmp_path):
+    server, _ = real_index
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    doc = cdx([pypi("sigstore", "3.6.1")])
+    server.fault("/simple/sigstore/", headers={"Cache-Control": "max-age=600, public"})
+    _, first = _run(server, tmp_path, doc, *cache, "--drift-depth", "0")
+    server.reset_log()
+    _, second = _run(server, tmp_path, doc, *cache, "--drift-depth", "0", name="again.json")
+    assert server.requests == []  # fresh page, cached provenance: nothing to ask
+    assert _statuses(second) == _statuses(first) == {"pkg:pypi/sigstore@3.6.1": "verified"}
+    # no-cache (or no Cache-Control at all) means: revalidate every time.
+    server.clear_faults()
+    server.fault("/simple/sigstore/", headers={"Cache-Control": "no-cache"})
+    cache_dir = tmp_path / "cache2"
+    for _ in range(2):
+        _run(server, tmp_path, doc, "--cache-dir", str(cache_dir), "--drift-depth", "0")
+    assert server.count("/simple/sigstore/") == 2

@@ -48,7 +48,7 @@ from bomguard.policy import (
 from bomguard.sbom import SbomDocument, read_sbom
 from bomguard.sbom.properties import addition_for
 from bomguard.verify import FileVerdict, TrustRoot, load_trust_root
-from bomguard.verify.batch import VerifyJob, verify_batch
+from bomguard.verify.batch import VerifyJob, VerifyStream
 
 __all__ = ["EnrichOptions", "EnrichResult", "enrich", "evidence_for", "fetch"]
 
@@ -79,8 +79,8 @@ class EnrichOptions:
     """Override format detection (``cyclonedx-json``, ``spdx-tagvalue``, ...)."""
     now: datetime.datetime | None = None
     """The time policies see as ``now`` and waivers expire against (default: the clock)."""
-    cel_engine: str = "python"
-    """``python`` (cel-python), ``cpp`` (cel-expr-python) or ``auto``."""
+    cel_engine: str = "auto"
+    """``auto`` (cel-expr-python when installed, else cel-python), ``python`` or ``cpp``."""
     embed_evidence: bool | None = None
     """Embed each provenance object in CycloneDX 1.6+ ``declarations`` (``None``: yes
     where the format has declarations). Without it the evidence links to the index."""
@@ -174,34 +174,23 @@ def fetched_digest_source(fetched: FetchedFile) -> DigestSource:
     return DigestSource.SBOM if fetched.sbom_sha256 else DigestSource.INDEX
 
 
+def _job(f: FetchedFile) -> VerifyJob:
+    return VerifyJob(f.provenance or b"", f.filename, f.sha256, fetched_digest_source(f))
+
+
+def _present(fetch: ReleaseFetch) -> list[FetchedFile]:
+    return [f for f in fetch.files if f.state is FetchState.PRESENT and f.provenance is not None]
+
+
 def _verify_all(
-    fetched: dict[ReleaseRequest, ReleaseFetch],
-    trust_root: TrustRoot,
-    options: EnrichOptions,
-    observer: Observer | None,
+    fetched: dict[ReleaseRequest, ReleaseFetch], stream: VerifyStream
 ) -> dict[tuple[str, str | None, bytes | None], FileVerdict]:
     present = {
         (f.filename, f.sha256, f.provenance): f
         for release in fetched.values()
-        for f in release.files
-        if f.state is FetchState.PRESENT and f.provenance is not None
+        for f in _present(release)
     }
-    jobs = [
-        VerifyJob(f.provenance or b"", f.filename, f.sha256, fetched_digest_source(f))
-        for f in present.values()
-    ]
-
-    def done(filename: str) -> None:
-        if observer is not None:
-            observer("verify", filename)
-
-    verdicts = verify_batch(
-        trust_root,
-        jobs,
-        cache_dir=options.index.cache_dir,
-        workers=options.workers,
-        on_done=done,
-    )
+    verdicts = stream.finish([_job(f) for f in present.values()])
     return dict(zip(present, verdicts, strict=True))
 
 
@@ -343,13 +332,28 @@ def enrich(
         trust_root = load_trust_root(options.trust_root, staging=options.staging)
         main = set(requests.values())
 
+        def done(filename: str) -> None:
+            if observer is not None:
+                observer("verify", filename)
+
+        # Verification starts while the rest is still being fetched.
+        stream = VerifyStream(
+            trust_root,
+            expected=len(main) * 2,  # about 3 files a release; fewer when the SBOM names them
+            cache_dir=options.index.cache_dir,
+            workers=options.workers,
+            on_done=done,
+        )
+
         def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:
+            for f in _present(fetch):
+                stream.submit(_job(f))
             if fetch.request not in main:
                 return []
             return _earlier(fetch, options.drift_depth)
 
         fetched = fetch_releases(list(requests.values()), options.index, observer, follow)
-        verdicts = _verify_all(fetched, trust_root, options, observer)
+        verdicts = _verify_all(fetched, stream)
     embed = document.supports_declarations and options.embed_evidence is not False
     for component in components:
         request = requests.get(component.locator)

@@ -45,6 +45,29 @@ class CachedPage:
     content_type: str
     etag: str | None
     last_modified: str | None
+    fresh_until: float = 0.0
+    """Unix time until which the index said the page may be used without asking again."""
+
+
+def fresh_until(cache_control: str | None, now: float) -> float:
+    """When a response stops being fresh by its ``Cache-Control`` (0: revalidate now).
+
+    Honours ``max-age`` (``s-maxage`` is for shared caches), and ``no-cache``,
+    ``no-store`` and ``must-revalidate`` mean: ask again every time.
+    """
+    if not cache_control:
+        return 0.0
+    directives = {}
+    for part in cache_control.lower().split(","):
+        name, _, value = part.strip().partition("=")
+        directives[name] = value.strip().strip('"')
+    if {"no-cache", "no-store", "must-revalidate"} & directives.keys():
+        return 0.0
+    try:
+        age = int(directives.get("max-age", "0"))
+    except ValueError:
+        return 0.0
+    return now + min(age, 24 * 3600) if age > 0 else 0.0
 
 
 def _key(*parts: str) -> str:
@@ -124,17 +147,19 @@ class DiskCache:
         if body is None:
             return None
         etag, modified = data.get("etag"), data.get("last_modified")
+        fresh = data.get("fresh_until")
         return CachedPage(
             url=url,
             body=body,
             content_type=str(data.get("content_type", "")),
             etag=etag if isinstance(etag, str) else None,
             last_modified=modified if isinstance(modified, str) else None,
+            fresh_until=float(fresh) if isinstance(fresh, (int, float)) else 0.0,
         )
 
     def put_page(self, page: CachedPage) -> None:
-        """Store a project page with its validators (only pages that have one)."""
-        if page.etag is None and page.last_modified is None:
+        """Store a project page with its validators or freshness (only pages that have one)."""
+        if page.etag is None and page.last_modified is None and page.fresh_until <= 0:
             return
         self._write(
             self._path("pages", _key(page.url)),
@@ -144,5 +169,6 @@ class DiskCache:
                 content_type=page.content_type,
                 etag=page.etag,
                 last_modified=page.last_modified,
+                fresh_until=page.fresh_until,
             ),
         )

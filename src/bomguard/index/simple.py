@@ -12,6 +12,7 @@ import contextlib
 import json
 import random
 import ssl
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
@@ -30,7 +31,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from bomguard import __version__
-from bomguard.index.cache import CachedPage, DiskCache
+from bomguard.index.cache import CachedPage, DiskCache, fresh_until
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
 from bomguard.index.mirror import Mirror, MirrorError
 
@@ -193,7 +194,12 @@ class _Client:
             timeout=httpx.Timeout(options.timeout),
             follow_redirects=False,
             headers={"User-Agent": f"bomguard/{__version__}"},
-            limits=httpx.Limits(max_connections=max(1, options.concurrency)),
+            limits=httpx.Limits(
+                max_connections=max(1, options.concurrency),
+                # httpx keeps only 20 idle connections by default: above that every
+                # request would close one connection and open another.
+                max_keepalive_connections=max(1, options.concurrency),
+            ),
             trust_env=True,
             verify=verify,
             http2=_has_h2(),
@@ -237,8 +243,10 @@ class _Client:
                         "GET", current, headers={"Accept": accept, **headers}
                     ) as response:
                         if response.status_code == 304:
+                            await response.aread()  # (empty) lets the connection be reused
                             return response, b""
                         if response.is_redirect:
+                            await response.aread()
                             target = urljoin(current, response.headers.get("location", ""))
                             if _origin(target) != _origin(url):
                                 raise _Failure(
@@ -294,8 +302,13 @@ class _Client:
                 return self._parse_json(self.mirror.page(project), url)
             except MirrorError as err:
                 raise _Failure(str(err), 0) from err
-        self._notify("page", project)
         cached = self.cache.get_page(redact_url(url)) if self.cache is not None else None
+        if cached is not None and cached.fresh_until > time.time():
+            # Still fresh by the index's own Cache-Control: no request at all.
+            if cached.content_type in (SIMPLE_JSON, "application/json"):
+                return self._parse_json(cached.body, url)
+            return self._parse_html(cached.body, url)
+        self._notify("page", project)
         conditional = {}
         if cached is not None and cached.etag:
             conditional["If-None-Match"] = cached.etag
@@ -312,6 +325,13 @@ class _Client:
         final_url = str(response.url)
         if response.status_code == 304 and cached is not None:
             body, content_type = cached.body, cached.content_type
+            if self.cache is not None:
+                self.cache.put_page(
+                    replace(
+                        cached,
+                        fresh_until=fresh_until(response.headers.get("cache-control"), time.time()),
+                    )
+                )
         else:
             content_type = response.headers.get("content-type", "").split(";")[0].strip()
             if self.cache is not None:
@@ -322,6 +342,7 @@ class _Client:
                         content_type=content_type,
                         etag=response.headers.get("etag"),
                         last_modified=response.headers.get("last-modified"),
+                        fresh_until=fresh_until(response.headers.get("cache-control"), time.time()),
                     )
                 )
         if content_type == SIMPLE_JSON or content_type == "application/json":

@@ -155,6 +155,7 @@ class CelCppEngine(Engine):
     def __init__(self) -> None:
         cel: Any = importlib.import_module("cel_expr_python.cel")
         self.cel = cel
+        self._bool, self._error = cel.Type.BOOL, cel.Type.ERROR
         declarations = [
             cel.FunctionDecl(
                 f.name,
@@ -203,19 +204,21 @@ class CelCppEngine(Engine):
         return program, ()
 
     def bind(self, variables: Mapping[str, Any]) -> Any:
-        return dict(variables)
+        # Convert the facts to CEL values once per subject, not once per rule.
+        scope = Scope.COMPONENT if "component" in variables else Scope.SBOM
+        return self.envs[scope].Activation(data=dict(variables))
 
     def run(self, program: Any, activation: Any) -> tuple[bool, str | None]:
         try:
-            value = program.eval(data=activation)
+            value = program.eval(activation=activation)
         except Exception as err:  # fail closed
             return False, one_line(f"{type(err).__name__}: {err}")
         kind = value.type()
-        if kind == self.cel.Type.ERROR:
+        if kind == self._bool:  # the usual case first; enum lookups through pybind are slow
+            return bool(value.value()), None
+        if kind == self._error:
             return False, one_line(str(value.value()))
-        if kind != self.cel.Type.BOOL:
-            return False, f"expected a boolean result, got {kind.name().lower()}"
-        return bool(value.value()), None
+        return False, f"expected a boolean result, got {kind.name().lower()}"
 
 
 def cpp_available() -> bool:

@@ -22,7 +22,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from bomguard.models import AttestationResult, DigestSource, Identity, Status
 from bomguard.verify.trust import TrustRoot
 from bomguard.verify.verifier import FileVerdict, ProvenanceVerifier
 
-__all__ = ["VerifyJob", "verify_batch"]
+__all__ = ["VerifyJob", "VerifyStream", "verify_batch"]
 
 #: Below this many files, starting worker processes costs more than it saves.
 POOL_THRESHOLD = 48
@@ -256,3 +256,79 @@ def verify_batch(
             if on_done is not None:
                 on_done(job.filename)
     return [results[key] for key in keys]
+
+
+def _started() -> bool:
+    return True
+
+
+class VerifyStream:
+    """Verify files while they are still being fetched: submit each as it arrives.
+
+    With ``expected`` files at least :data:`POOL_THRESHOLD` (and more than one core), the
+    worker pool is forked at once, before the caller starts its event loop and the
+    resolver threads that come with it, and every file submitted goes straight to it. With
+    fewer, nothing starts early and :meth:`finish` does what :func:`verify_batch` does.
+    Results are cached and de-duplicated exactly as :func:`verify_batch` does.
+    """
+
+    def __init__(
+        self,
+        trust_root: TrustRoot,
+        *,
+        expected: int,
+        cache_dir: Path | None = None,
+        workers: int | None = None,
+        on_done: Callable[[str], None] | None = None,
+    ) -> None:
+        self.trust_root = trust_root
+        self.cache_dir = cache_dir
+        self.cache = _ResultCache(cache_dir)
+        self.workers = workers
+        self.on_done = on_done
+        self.results: dict[str, FileVerdict] = {}
+        self.futures: dict[str, tuple[VerifyJob, Future[dict[str, Any]]]] = {}
+        self.pool: ProcessPoolExecutor | None = None
+        count = workers if workers is not None else (os.cpu_count() or 1)
+        if expected >= POOL_THRESHOLD and count > 1:
+            self.pool = ProcessPoolExecutor(
+                max_workers=min(count, 8), initializer=_init_worker, initargs=(trust_root,)
+            )
+            self.pool.submit(_started)  # forks every worker now, while this is one thread
+
+    def submit(self, job: VerifyJob) -> None:
+        if self.pool is None:
+            return  # verified in finish()
+        key = job.key(self.trust_root)
+        if key in self.results or key in self.futures:
+            return
+        hit = self.cache.get(key)
+        if hit is not None:
+            self.results[key] = hit
+            return
+        self.futures[key] = (job, self.pool.submit(_verify_in_worker, job))
+
+    def finish(self, jobs: Sequence[VerifyJob]) -> list[FileVerdict]:
+        """Verdicts for ``jobs`` (submitting any not submitted yet), in their order."""
+        if self.pool is None:
+            return verify_batch(
+                self.trust_root,
+                jobs,
+                cache_dir=self.cache_dir,
+                workers=self.workers,
+                on_done=self.on_done,
+            )
+        try:
+            for job in jobs:
+                self.submit(job)
+            for key, (job, future) in self.futures.items():
+                loaded = _load(future.result())
+                if loaded is None:  # pragma: no cover - our own format
+                    loaded = (Status.INVALID, "verification worker returned garbage", (), None)
+                self.results[key] = loaded
+                self.cache.put(key, loaded)
+                if self.on_done is not None:
+                    self.on_done(job.filename)
+        finally:
+            self.pool.shutdown()
+        return [self.results[job.key(self.trust_root)] for job in jobs]

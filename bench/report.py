@@ -1,0 +1,228 @@
+"""Turn a results dictionary into the target checks and the Markdown tables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+BEGIN = "<!-- bench:begin -->"
+END = "<!-- bench:end -->"
+
+
+def _run(results: dict[str, Any], n: int, label: str) -> dict[str, Any] | None:
+    for size in results.get("sizes", []):
+        if size["components"] == n:
+            for run in size["runs"]:
+                if run["run"] == label:
+                    return dict(run)
+    return None
+
+
+def _check(name: str, target: str, value: str, met: bool | None, note: str = "") -> dict[str, Any]:
+    return {"name": name, "target": target, "measured": value, "met": met, "note": note}
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of the issue, measured, and whether it is met (None: not measured)."""
+    out = []
+    cli = results.get("baseline", {}).get("cli")
+    cli_rate = cli["files_per_s"] if cli else None
+
+    def ratio(rate: float) -> str:
+        return f"{rate / cli_rate:.0f}x the CLI" if cli_rate else "no baseline"
+
+    cold = _run(results, 1000, "cold")
+    drift = _run(results, 1000, "cold-drift")
+    if cold:
+        note = f"{cold['files_checked']} files, {ratio(cold['files_per_s'])} (end to end)"
+        if drift:
+            note += f"; with drift on: {drift['wall']:.2f} s ({drift['files_checked']} files)"
+        out.append(
+            _check(
+                "1,000 components cold, drift off",
+                "<= 10 s wall",
+                f"{cold['wall']:.2f} s",
+                cold["wall"] <= 10,
+                note,
+            )
+        )
+    else:
+        out.append(_check("1,000 components cold, drift off", "<= 10 s wall", "-", None))
+    warm = _run(results, 1000, "warm")
+    if warm:
+        prov = warm["requests"]["provenance"]
+        out.append(
+            _check(
+                "1,000 components warm",
+                "<= 1.5 s wall, 0 provenance requests",
+                f"{warm['wall']:.2f} s, {prov} provenance requests",
+                warm["wall"] <= 1.5 and prov == 0,
+                f"{warm['requests']['pages']} page revalidations",
+            )
+        )
+    else:
+        out.append(_check("1,000 components warm", "<= 1.5 s wall", "-", None))
+    real = results.get("baseline", {}).get("bomguard")
+    if real and cli_rate:
+        all_cores = real["all_cores_files_per_s"] / cli_rate
+        one = real["one_core_files_per_s"] / cli_rate
+        out.append(
+            _check(
+                "per-file throughput vs pypi-attestations CLI",
+                ">= 200x",
+                f"{all_cores:.0f}x ({real['all_cores_files_per_s']:.0f} vs {cli_rate:.2f} files/s)",
+                all_cores >= 200,
+                f"same real files; {one:.0f}x on one core "
+                f"({real['one_core_ms_per_file']:.1f} ms/file)",
+            )
+        )
+    else:
+        out.append(_check("per-file throughput vs CLI", ">= 200x", "-", None))
+    policy = results.get("policy")
+    if policy:
+        timed = {k: v for k, v in policy["engines"].items() if "best_s" in v}
+        fast = min(timed.items(), key=lambda kv: kv[1]["best_s"]) if timed else None
+        if fast:
+            engine, best = fast
+            only = len(policy["engines"]) == 1
+            out.append(
+                _check(
+                    f"policy, 10 rules x {policy['components']:,} components",
+                    "<= 2 s with the fast CEL engine",
+                    f"{best['best_s']:.2f} s ({engine})",
+                    best["best_s"] <= 2 and engine != "cel-python",
+                    policy["note"] if only else "",
+                )
+            )
+    else:
+        out.append(_check("policy, 10 rules x 10,000", "<= 2 s", "-", None))
+    big = [r for r in (_run(results, 5000, x) for x in ("cold", "warm")) if r]
+    if big:
+        peak = max(r["max_rss_mib"] for r in big)
+        tree = max(r["tree_rss_mib"] for r in big)
+        out.append(
+            _check(
+                "peak RSS at 5,000 components",
+                "<= 400 MiB",
+                f"{peak:.0f} MiB (largest process)",
+                peak <= 400,
+                f"bomguard + workers together: {tree:.0f} MiB (sampled)",
+            )
+        )
+    else:
+        out.append(_check("peak RSS at 5,000 components", "<= 400 MiB", "-", None))
+    helped = results.get("help")
+    if helped:
+        out.append(
+            _check(
+                "`bomguard --help`",
+                "<= 0.3 s",
+                f"{helped['median_s']:.3f} s",
+                helped["median_s"] <= 0.3,
+                f"median of {helped['runs']}",
+            )
+        )
+    return out
+
+
+def _mark(met: bool | None) -> str:
+    return {True: "met", False: "**not met**", None: "not measured"}[met]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    machine = results["machine"]
+    settings = results["settings"]
+    lines = [
+        f"Run {results['started']} on {machine['cpus']} CPUs, Python {machine['python']}; "
+        f"index latency {settings['latency_s'] * 1000:.0f} ms per request; "
+        f"concurrency {settings['concurrency'] or 'bomguard default'}; seed {settings['seed']}.",
+        "",
+    ]
+    if results.get("sizes"):
+        lines += [
+            "| components | files | run | wall s | CPU s | peak RSS MiB (largest / all) "
+            "| requests: pages / provenance | files/s | statuses |",
+            "|---:|---:|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for size in results["sizes"]:
+            for run in size["runs"]:
+                statuses = ", ".join(f"{v} {k}" for k, v in sorted(run["statuses"].items()))
+                lines.append(
+                    f"| {size['components']:,} | {run['files_checked']:,} | {run['run']} "
+                    f"| {run['wall']:.2f} | {run['cpu']:.2f} "
+                    f"| {run['max_rss_mib']:.0f} / {run['tree_rss_mib']:.0f} "
+                    f"| {run['requests']['pages']:,} / {run['requests']['provenance']:,} "
+                    f"| {run['files_per_s']:.0f} | {statuses} |"
+                )
+        lines.append("")
+    base = results.get("baseline")
+    if base:
+        cli, real = base["cli"], base["bomguard"]
+        lines += [
+            "Baseline (same run, same real PyPI attestations from tests/data/provenance, "
+            f"{cli['distinct_files']} distinct files):",
+            "",
+            "| what | per file | files/s | vs CLI |",
+            "|---|---:|---:|---:|",
+            f"| `pypi-attestations verify attestation --offline`, one process per file "
+            f"({cli['runs']} runs) | {cli['per_file_mean_s'] * 1000:.0f} ms "
+            f"(median {cli['per_file_median_s'] * 1000:.0f}) | {cli['files_per_s']:.2f} | 1x |",
+            f"| bomguard verifier, one core ({real['files']} files) "
+            f"| {real['one_core_ms_per_file']:.2f} ms | {real['one_core_files_per_s']:.0f} "
+            f"| {real['one_core_files_per_s'] / cli['files_per_s']:.0f}x |",
+            f"| bomguard worker pool, {real['workers']} processes ({real['files']} files, "
+            f"pool start-up included) | {1000 / real['all_cores_files_per_s']:.2f} ms "
+            f"| {real['all_cores_files_per_s']:.0f} "
+            f"| {real['all_cores_files_per_s'] / cli['files_per_s']:.0f}x |",
+        ]
+        for size in results.get("sizes", []):
+            for run in size["runs"]:
+                if run["run"] == "cold":
+                    lines.append(
+                        f"| bomguard enrich end to end, {size['components']:,} components cold "
+                        f"(fetch + verify + policy) | {1000 / run['files_per_s']:.2f} ms "
+                        f"| {run['files_per_s']:.0f} "
+                        f"| {run['files_per_s'] / cli['files_per_s']:.0f}x |"
+                    )
+        lines.append("")
+    policy = results.get("policy")
+    if policy:
+        lines += [
+            f"Policy evaluation, {policy['rules']} rules x {policy['components']:,} components "
+            f"({policy['note']}):",
+            "",
+            "| engine | best s | median s | us per rule |",
+            "|---|---:|---:|---:|",
+        ]
+        for engine, row in policy["engines"].items():
+            if "best_s" in row:
+                lines.append(
+                    f"| {engine} | {row['best_s']:.2f} | {row['median_s']:.2f} "
+                    f"| {row['us_per_evaluation']:.0f} |"
+                )
+            else:
+                lines.append(f"| {engine} | error: {row['error']} | | |")
+        lines.append("")
+    if results.get("help"):
+        h = results["help"]
+        lines += [
+            f"`python -m bomguard --help`: median {h['median_s']:.3f} s "
+            f"(min {h['min_s']:.3f}, max {h['max_s']:.3f}, {h['runs']} runs).",
+            "",
+        ]
+    lines += ["| target | goal | measured | result | note |", "|---|---|---|---|---|"]
+    for t in results.get("targets", []):
+        lines.append(
+            f"| {t['name']} | {t['target']} | {t['measured']} | {_mark(t['met'])} | {t['note']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def update_docs(path: Path, table: str) -> None:
+    """Replace the text between the bench markers in ``path`` with ``table``."""
+    text = path.read_text()
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"{path}: no {BEGIN} ... {END} markers to replace")
+    path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}{END}", text))

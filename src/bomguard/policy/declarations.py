@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bomguard.drift.compare import EVENT_KINDS
 from bomguard.models import Status
 from bomguard.policy.model import Scope
 
@@ -147,21 +148,7 @@ _DRIFT = _object(
     ("count", INT, "number of drift events"),
     ("kinds", list_of(STRING), "the distinct event kinds, sorted"),
     ("events", list_of(_DRIFT_EVENT), "every drift event"),
-    *(
-        (kind.replace("-", "_"), BOOL, f"whether a {kind} event was raised")
-        for kind in (
-            "repository-changed",
-            "owner-changed",
-            "workflow-changed",
-            "ref-changed",
-            "trigger-changed",
-            "runner-changed",
-            "publisher-kind-changed",
-            "environment-changed",
-            "attestation-disappeared",
-            "signer-changed",
-        )
-    ),
+    *((kind.replace("-", "_"), BOOL, f"whether a {kind} event was raised") for kind in EVENT_KINDS),
 )
 
 

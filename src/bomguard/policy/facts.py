@@ -14,6 +14,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from bomguard.drift.compare import EVENT_KINDS
 from bomguard.models import (
     Component,
     ComponentEvidence,
@@ -53,18 +54,7 @@ _PUBLISHER_KEYS = (
 )
 
 #: Drift event kinds, each also a convenience boolean (``-`` becomes ``_``).
-DRIFT_KINDS = (
-    "repository-changed",
-    "owner-changed",
-    "workflow-changed",
-    "ref-changed",
-    "trigger-changed",
-    "runner-changed",
-    "publisher-kind-changed",
-    "environment-changed",
-    "attestation-disappeared",
-    "signer-changed",
-)
+DRIFT_KINDS = EVENT_KINDS
 
 
 def normalized_name(component: Component) -> str:

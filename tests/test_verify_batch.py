@@ -97,3 +97,45 @@ def test_a_planted_verified_result_is_not_trusted(tmp_path):
     bad_entry = {"payload": json.dumps(forged, sort_keys=True), "mac": "00" * 32}
     entries[bad.key(root)].write_text(json.dumps(bad_entry))
     assert verify_batch(root, [bad], cache_dir=tmp_path)[0][0] is Status.INVALID
+
+
+def test_verification_while_fetching_agrees_with_one_process(index_server, tmp_path):
+    """Enough releases to start the worker pool before fetching: the results are the same."""
+    import hashlib as _hashlib
+
+    from helpers import cdx, pypi, write_json
+    from virtual_sigstore import Defect, GitHubIdentity, VirtualSigstore
+
+    import bomguard
+
+    sig = VirtualSigstore(seed=11)
+    root = sig.write_trusted_root(tmp_path / "root.json")
+    names = [f"pkg{i}" for i in range(30)]
+    for i, name in enumerate(names):
+        for suffix in (".tar.gz", "-py3-none-any.whl"):
+            filename = f"{name}-1.0{suffix}"
+            sha = _hashlib.sha256(filename.encode()).hexdigest()
+            defect = Defect.BAD_SIGNATURE if i % 7 == 3 and suffix == ".tar.gz" else None
+            provenance = sig.mint_provenance(
+                filename, sha, GitHubIdentity(repository=f"org/{name}"), defect=defect
+            )
+            index_server.add_file(name, filename, sha256=sha, provenance=provenance)
+    sbom = write_json(tmp_path / "in.json", cdx(pypi(n, "1.0") for n in names))
+    outcomes = []
+    for workers in (2, 1):
+        options = bomguard.EnrichOptions(
+            trust_root=str(root),
+            drift_depth=0,
+            workers=workers,
+            index=bomguard.IndexOptions(index_url=index_server.index_url),
+        )
+        result = bomguard.enrich(sbom, options)
+        outcomes.append(
+            {c.name: result.evidence[c.locator].status for c in result.components}  # type: ignore[union-attr]
+        )
+    assert outcomes[0] == outcomes[1]
+    expected_invalid = {f"pkg{i}" for i in range(30) if i % 7 == 3}
+    assert {k for k, v in outcomes[0].items() if v is Status.INVALID} == expected_invalid
+    assert {k for k, v in outcomes[0].items() if v is Status.VERIFIED} == set(
+        names
+    ) - expected_invalid

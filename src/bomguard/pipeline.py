@@ -352,8 +352,11 @@ def enrich(
                 return []
             return _earlier(fetch, options.drift_depth)
 
-        fetched = fetch_releases(list(requests.values()), options.index, observer, follow)
-        verdicts = _verify_all(fetched, stream)
+        try:
+            fetched = fetch_releases(list(requests.values()), options.index, observer, follow)
+            verdicts = _verify_all(fetched, stream)
+        finally:
+            stream.close()
     embed = document.supports_declarations and options.embed_evidence is not False
     for component in components:
         request = requests.get(component.locator)

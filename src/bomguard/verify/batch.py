@@ -308,6 +308,11 @@ class VerifyStream:
             return
         self.futures[key] = (job, self.pool.submit(_verify_in_worker, job))
 
+    def close(self) -> None:
+        """Stop the worker pool (idempotent; :meth:`finish` also does this)."""
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
     def finish(self, jobs: Sequence[VerifyJob]) -> list[FileVerdict]:
         """Verdicts for ``jobs`` (submitting any not submitted yet), in their order."""
         if self.pool is None:

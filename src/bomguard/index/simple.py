@@ -21,16 +21,11 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from bomguard import __version__
+from bomguard.distname import parse_dist_filename
 from bomguard.index.cache import CachedPage, DiskCache, fresh_until
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
 from bomguard.index.mirror import Mirror, MirrorError
@@ -166,17 +161,6 @@ class _HtmlPage(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             self.anchors.append(dict(attrs))
-
-
-def _release_version(filename: str) -> Version | None:
-    try:
-        if filename.endswith(".whl"):
-            return parse_wheel_filename(filename)[1]
-        if filename.endswith((".tar.gz", ".zip")):
-            return parse_sdist_filename(filename)[1]
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        return None
-    return None
 
 
 class _Client:
@@ -467,9 +451,9 @@ class _Client:
             return ReleaseFetch(request, error=failure.reason, index_url=shown_index)
         by_version: dict[Version, list[_PageFile]] = {}
         for f in page:
-            parsed = _release_version(f.filename)
+            parsed = parse_dist_filename(f.filename)
             if parsed is not None:
-                by_version.setdefault(parsed, []).append(f)
+                by_version.setdefault(parsed[1], []).append(f)
         versions = tuple(str(v) for v in sorted(by_version))
         try:
             wanted = Version(request.version)

@@ -10,14 +10,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import canonicalize_name
 
+from bomguard.distname import DIST_SUFFIXES, parse_dist_filename
 from bomguard.errors import InputError
 from bomguard.models import PypiRef
 from bomguard.sbom.purl import PurlError, parse_pypi_purl
@@ -35,6 +30,7 @@ __all__ = [
     "label_of",
     "one_line",
     "pypi_identity",
+    "supported_version",
     "timestamp",
     "tool_name",
 ]
@@ -43,7 +39,6 @@ __all__ = [
 NAMESPACE = "bomguard:"
 #: The comment on every external reference bomguard adds (and how it finds its own again).
 ATTESTATION_COMMENT = "bomguard: PEP 740 provenance (PyPI Integrity API)"
-DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
 #: Deepest nesting of JSON/YAML containers or XML elements accepted. Real SBOMs stay far
 #: below it; deeper input is refused before anything recursive (schema validation,
 #: serialisation) can run out of stack.
@@ -55,6 +50,21 @@ _PYPI_PROJECT = re.compile(r"^/project/([^/]+)(?:/([^/]+))?/?$")
 def label_of(path: Path | None) -> str:
     """How a document is named in messages."""
     return str(path) if path is not None else "<sbom>"
+
+
+def supported_version(where: str, value: object, supported: tuple[str, ...], what: str = "") -> str:
+    """``value`` when it is one of the ``supported`` spec versions; else an InputError.
+
+    ``where`` names the file and the field (``app.json: specVersion``); ``what`` prefixes
+    the version in the message (``CycloneDX ``).
+    """
+    if not isinstance(value, str):
+        raise InputError(f"{where}: missing or not a string")
+    if value not in supported:
+        raise InputError(
+            f"{where}: {what}{value} is not supported (supported: {', '.join(supported)})"
+        )
+    return value
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -161,16 +171,10 @@ def _pypi_from_url(url: str) -> tuple[str, str | None] | None:
         return None
     if host == "files.pythonhosted.org":
         filename = filename_from_url(url)
-        if filename is None:
+        parsed = parse_dist_filename(filename) if filename is not None else None
+        if parsed is None:
             return None
-        try:
-            if filename.endswith(".whl"):
-                name, version, _, _ = parse_wheel_filename(filename)
-            else:
-                name, version = parse_sdist_filename(filename)
-        except (InvalidWheelFilename, InvalidSdistFilename):
-            return None
-        return str(name), str(version)
+        return str(parsed[0]), str(parsed[1])
     return None
 
 

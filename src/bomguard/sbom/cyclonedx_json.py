@@ -21,6 +21,7 @@ from bomguard.sbom._common import (
     filename_from_url,
     json_indent,
     label_of,
+    supported_version,
 )
 from bomguard.sbom.interface import Addition, SbomDocument
 from bomguard.sbom.purl import PurlError, parse_pypi_purl
@@ -43,15 +44,9 @@ class CycloneDxJson(SbomDocument):
         self.data = data
         self._indent = json_indent(raw) if raw else "  "
         self._label = label_of(path)
-        version = data.get("specVersion")
-        if not isinstance(version, str):
-            raise InputError(f"{self._label}: specVersion: missing or not a string")
-        if version not in SUPPORTED_VERSIONS:
-            raise InputError(
-                f"{self._label}: specVersion: CycloneDX {version} is not supported "
-                f"(supported: {', '.join(SUPPORTED_VERSIONS)})"
-            )
-        self._version = version
+        self._version = supported_version(
+            f"{self._label}: specVersion", data.get("specVersion"), SUPPORTED_VERSIONS, "CycloneDX "
+        )
 
     @classmethod
     def sniff(cls, data: object) -> bool:

@@ -18,7 +18,13 @@ from typing import Any
 
 from bomguard.errors import InputError
 from bomguard.models import Component
-from bomguard.sbom._common import ATTESTATION_COMMENT, NAMESPACE, label_of, one_line
+from bomguard.sbom._common import (
+    ATTESTATION_COMMENT,
+    NAMESPACE,
+    label_of,
+    one_line,
+    supported_version,
+)
 from bomguard.sbom._xml import (
     XmlTree,
     insert_pretty,
@@ -85,12 +91,9 @@ class CycloneDxXml(SbomDocument):
         namespace = namespace_of(tree.root.tag)
         if local_name(tree.root.tag) != "bom" or not namespace.startswith(CDX_NS_PREFIX):
             raise InputError(f"{self._label}: root element is not a CycloneDX <bom>")
-        version = namespace[len(CDX_NS_PREFIX) :]
-        if version not in SUPPORTED_VERSIONS:
-            raise InputError(
-                f"{self._label}: bom: CycloneDX {version} is not supported "
-                f"(supported: {', '.join(SUPPORTED_VERSIONS)})"
-            )
+        version = supported_version(
+            f"{self._label}: bom", namespace[len(CDX_NS_PREFIX) :], SUPPORTED_VERSIONS, "CycloneDX "
+        )
         self._ns = namespace
         self._version = version
 

@@ -23,6 +23,7 @@ from bomguard.sbom._common import (
     dump_json,
     json_indent,
     label_of,
+    supported_version,
     timestamp,
     tool_name,
 )
@@ -117,15 +118,9 @@ class Spdx2Json(SbomDocument):
         self.data = data
         self._raw = raw
         self._label = label_of(path)
-        version = data.get("spdxVersion")
-        if not isinstance(version, str):
-            raise InputError(f"{self._label}: spdxVersion: missing or not a string")
-        if version not in SPDX2_VERSIONS:
-            raise InputError(
-                f"{self._label}: spdxVersion: {version} is not supported "
-                f"(supported: {', '.join(SPDX2_VERSIONS)})"
-            )
-        self._version = version
+        self._version = supported_version(
+            f"{self._label}: spdxVersion", data.get("spdxVersion"), SPDX2_VERSIONS
+        )
         self._added: dict[str, Addition] = {}
         self._created = timestamp()
         self._packages()  # fail now, not halfway through enrich(), on a malformed package

@@ -22,7 +22,14 @@ from urllib.parse import urljoin
 
 from bomguard.errors import InputError
 from bomguard.models import Component
-from bomguard.sbom._common import ATTESTATION_COMMENT, label_of, one_line, timestamp, tool_name
+from bomguard.sbom._common import (
+    ATTESTATION_COMMENT,
+    label_of,
+    one_line,
+    supported_version,
+    timestamp,
+    tool_name,
+)
 from bomguard.sbom._spdx2 import (
     ANNOTATOR_PREFIX,
     ATTESTATION_REF_TYPE,
@@ -132,12 +139,9 @@ class Spdx2Rdf(SbomDocument):
         version = self._graph.value(documents[0], URIRef(SPDX_NS + "specVersion"))
         if version is None:
             raise InputError(f"{self._label}: spdx:specVersion: missing")
-        if str(version) not in SPDX2_VERSIONS:
-            raise InputError(
-                f"{self._label}: spdx:specVersion: {version} is not supported "
-                f"(supported: {', '.join(SPDX2_VERSIONS)})"
-            )
-        return str(documents[0]), str(version)
+        return str(documents[0]), supported_version(
+            f"{self._label}: spdx:specVersion", str(version), SPDX2_VERSIONS
+        )
 
     @property
     def _namespace(self) -> str:

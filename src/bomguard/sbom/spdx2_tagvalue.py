@@ -23,7 +23,13 @@ from typing import Any
 
 from bomguard.errors import InputError
 from bomguard.models import Component
-from bomguard.sbom._common import ATTESTATION_COMMENT, label_of, timestamp, tool_name
+from bomguard.sbom._common import (
+    ATTESTATION_COMMENT,
+    label_of,
+    supported_version,
+    timestamp,
+    tool_name,
+)
 from bomguard.sbom._spdx2 import (
     ATTESTATION_REF_TYPE,
     SPDX2_VERSIONS,
@@ -128,12 +134,11 @@ class Spdx2TagValue(SbomDocument):
         versions = [e for e in entries if e.tag == "SPDXVersion"]
         if not versions:
             raise InputError(f"{self._label}: SPDXVersion: missing")
-        self._version = versions[0].value
-        if self._version not in SPDX2_VERSIONS:
-            raise InputError(
-                f"{self._label}: line {versions[0].first + 1}: SPDXVersion: {self._version} is "
-                f"not supported (supported: {', '.join(SPDX2_VERSIONS)})"
-            )
+        self._version = supported_version(
+            f"{self._label}: line {versions[0].first + 1}: SPDXVersion",
+            versions[0].value,
+            SPDX2_VERSIONS,
+        )
         self._packages, self._own_lines = self._read(entries)
         self._insert_after: dict[int, list[str]] = {}
         self._appended: list[str] = []

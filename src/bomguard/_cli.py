@@ -19,6 +19,7 @@ import click
 
 from bomguard import __version__
 from bomguard.errors import BomguardError
+from bomguard.sbom import FORMATS as SBOM_FORMATS
 
 __all__ = ["main"]
 
@@ -183,6 +184,7 @@ def _make_index_options(
 
 
 def _drift_entries(result: Any) -> list[dict[str, Any]]:
+    """Every drift event, in component order, with its one-line summary."""
     entries = []
     for component in result.components:
         evidence = result.evidence.get(component.locator)
@@ -202,7 +204,7 @@ def _drift_entries(result: Any) -> list[dict[str, Any]]:
                     "summary": event.summary(name, component.version or ""),
                 }
             )
-    return sorted(entries, key=lambda e: (e["component"], e["kind"], e["source"], e["since"]))
+    return entries
 
 
 def _parse_report(value: str) -> tuple[str, Path]:
@@ -293,17 +295,7 @@ def _parse_report(value: str) -> tuple[str, Path]:
 )
 @click.option(
     "--input-format",
-    type=click.Choice(
-        [
-            "cyclonedx-json",
-            "cyclonedx-xml",
-            "spdx-json",
-            "spdx-yaml",
-            "spdx-tagvalue",
-            "spdx-rdf",
-            "spdx3-jsonld",
-        ]
-    ),
+    type=click.Choice(SBOM_FORMATS),
     help="The SBOM's format, when detecting it from the content is not wanted.",
 )
 @click.option(
@@ -371,6 +363,7 @@ def enrich(
         if problem is not None:
             raise OperationalError(f"the enriched SBOM does not validate: {problem}")
     data = result.document.serialize()
+    drift = _drift_entries(result)
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -380,7 +373,9 @@ def enrich(
         verdict = result.verdict.to_dict()
         verdict["sbom"] = str(sbom)
         verdict["evaluated_at"] = result.evaluated_at.isoformat()
-        verdict["drift"] = _drift_entries(result)
+        verdict["drift"] = sorted(
+            drift, key=lambda e: (e["component"], e["kind"], e["source"], e["since"])
+        )
         if result.trust_root is not None:
             verdict["trust_root"] = {
                 "source": result.trust_root.source,
@@ -410,12 +405,8 @@ def enrich(
         label = component.purl or component.name
         if verbose:
             click.echo(f"{ev.status.value:>14}  {label}  {ev.reason}".rstrip(), err=True)
-    for component in result.components:
-        ev = result.evidence.get(component.locator)
-        if ev is not None:
-            for event in ev.drift:
-                label = component.pypi.raw_name if component.pypi else component.name
-                click.echo(f"DRIFT: {event.summary(label, component.version or '')}", err=True)
+    for entry in drift:
+        click.echo(f"DRIFT: {entry['summary']}", err=True)
     for expired in result.verdict.expired_waivers:
         waiver = expired.waiver
         click.echo(

@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from bomguard._version import __version__
 from bomguard.models import Status
+from bomguard.policy.facts import normalized_name
 
 if TYPE_CHECKING:
+    from bomguard.models import Component
     from bomguard.pipeline import EnrichResult
+    from bomguard.policy import Policy
 
 __all__ = ["ComponentRow", "ReportData", "RuleRow", "build_report"]
 
@@ -98,16 +101,10 @@ def _violation_dict(v: Any) -> dict[str, str]:
     return {k: _as_text(val) for k, val in data.items() if not isinstance(val, (list, dict))}
 
 
-def _critical(policies: Sequence[Any], name: str) -> bool:
-    for policy in policies:
-        check = getattr(policy, "is_critical", None)
-        if check is not None:
-            try:
-                if check(name):
-                    return True
-            except TypeError:
-                continue
-    return False
+def _critical(policies: Sequence[Policy], component: Component) -> bool:
+    """Critical by any policy, judged as the policy engine judges it."""
+    name = normalized_name(component)
+    return any(policy.is_critical(name) for policy in policies)
 
 
 def build_report(result: EnrichResult, sbom: str) -> ReportData:
@@ -145,9 +142,7 @@ def build_report(result: EnrichResult, sbom: str) -> ReportData:
                 locator=component.locator,
                 status=evidence.status.value,
                 reason=evidence.reason,
-                critical=_critical(
-                    result.policies, component.pypi.name if component.pypi else name
-                ),
+                critical=_critical(result.policies, component),
                 publisher=_as_text(identity.kind) if identity else "",
                 repository=_as_text(identity.repository or identity.repository_uri)
                 if identity
@@ -192,9 +187,8 @@ def build_report(result: EnrichResult, sbom: str) -> ReportData:
                     violations=rule_violations,
                 )
             )
-    pypi_rows = list(rows)
-    verified = sum(1 for r in pypi_rows if r.status == Status.VERIFIED.value)
-    critical_rows = [r for r in pypi_rows if r.critical]
+    verified = sum(1 for r in rows if r.status == Status.VERIFIED.value)
+    critical_rows = [r for r in rows if r.critical]
     critical_verified = sum(1 for r in critical_rows if r.status == Status.VERIFIED.value)
     trust = result.trust_root
     return ReportData(
@@ -207,7 +201,7 @@ def build_report(result: EnrichResult, sbom: str) -> ReportData:
             {"name": p.name, "path": _as_text(p.path), "sha256": _as_text(p.sha256)}
             for p in result.policies
         ),
-        coverage_overall=verified / len(pypi_rows) if pypi_rows else None,
+        coverage_overall=verified / len(rows) if rows else None,
         coverage_critical=critical_verified / len(critical_rows) if critical_rows else None,
         critical_total=len(critical_rows),
         trust_root={

@@ -210,6 +210,23 @@ def _verify_in_worker(job: VerifyJob) -> dict[str, Any]:
     )
 
 
+def _pool_size(jobs: int, workers: int | None) -> int:
+    """How many worker processes ``jobs`` files are worth (0: verify in this process)."""
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    return min(count, 8) if jobs >= POOL_THRESHOLD and count > 1 else 0
+
+
+def _new_pool(trust_root: TrustRoot, size: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=size, initializer=_init_worker, initargs=(trust_root,))
+
+
+def _from_worker(dumped: dict[str, Any]) -> FileVerdict:
+    loaded = _load(dumped)
+    if loaded is None:  # pragma: no cover - our own format
+        return (Status.INVALID, "verification worker returned garbage", (), None)
+    return loaded
+
+
 def verify_batch(
     trust_root: TrustRoot,
     jobs: Sequence[VerifyJob],
@@ -231,18 +248,14 @@ def verify_batch(
             results[key] = hit
         else:
             todo[key] = job
-    count = workers if workers is not None else (os.cpu_count() or 1)
-    if len(todo) >= POOL_THRESHOLD and count > 1:
-        with ProcessPoolExecutor(
-            max_workers=min(count, 8), initializer=_init_worker, initargs=(trust_root,)
-        ) as pool:
-            chunk = max(1, len(todo) // (count * 8))
+    size = _pool_size(len(todo), workers)
+    if size:
+        with _new_pool(trust_root, size) as pool:
+            chunk = max(1, len(todo) // (size * 8))
             for key, dumped in zip(
                 todo, pool.map(_verify_in_worker, todo.values(), chunksize=chunk), strict=True
             ):
-                loaded = _load(dumped)
-                if loaded is None:  # pragma: no cover - our own format
-                    loaded = (Status.INVALID, "verification worker returned garbage", (), None)
+                loaded = _from_worker(dumped)
                 results[key] = loaded
                 cache.put(key, loaded)
                 if on_done is not None:
@@ -289,11 +302,9 @@ class VerifyStream:
         self.results: dict[str, FileVerdict] = {}
         self.futures: dict[str, tuple[VerifyJob, Future[dict[str, Any]]]] = {}
         self.pool: ProcessPoolExecutor | None = None
-        count = workers if workers is not None else (os.cpu_count() or 1)
-        if expected >= POOL_THRESHOLD and count > 1:
-            self.pool = ProcessPoolExecutor(
-                max_workers=min(count, 8), initializer=_init_worker, initargs=(trust_root,)
-            )
+        size = _pool_size(expected, workers)
+        if size:
+            self.pool = _new_pool(trust_root, size)
             self.pool.submit(_started)  # forks every worker now, while this is one thread
 
     def submit(self, job: VerifyJob) -> None:
@@ -327,9 +338,7 @@ class VerifyStream:
             for job in jobs:
                 self.submit(job)
             for key, (job, future) in self.futures.items():
-                loaded = _load(future.result())
-                if loaded is None:  # pragma: no cover - our own format
-                    loaded = (Status.INVALID, "verification worker returned garbage", (), None)
+                loaded = _from_worker(future.result())
                 self.results[key] = loaded
                 self.cache.put(key, loaded)
                 if self.on_done is not None:

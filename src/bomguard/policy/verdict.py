@@ -6,11 +6,11 @@ The document is deterministic: the same policies over the same components at the
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bomguard._version import __version__
 from bomguard.errors import InputError
 from bomguard.models import Status
 from bomguard.policy._schema import first_error, key_path
@@ -32,11 +32,8 @@ _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 def tool_version() -> str:
-    """bomguard's installed version, or ``0.0.0+unknown`` when it is not installed."""
-    try:
-        return importlib.metadata.version("bomguard")
-    except importlib.metadata.PackageNotFoundError:
-        return "0.0.0+unknown"
+    """bomguard's version (from its one source, ``bomguard._version``)."""
+    return __version__
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,8 +67,10 @@ def _versions() -> str:
     """The versions whose code decides a result: an upgrade never reuses old results."""
     from importlib.metadata import PackageNotFoundError, version
 
-    parts = []
-    for dist in ("bomguard", "sigstore", "pypi-attestations", "cryptography"):
+    from bomguard._version import __version__
+
+    parts = [f"bomguard={__version__}"]
+    for dist in ("sigstore", "pypi-attestations", "cryptography"):
         try:
             parts.append(f"{dist}={version(dist)}")
         except PackageNotFoundError:

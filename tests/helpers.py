@@ -50,6 +50,14 @@ def run_cli(args: list[str]) -> int:
     return code if isinstance(code, int) else 1
 
 
+def enrich_cli(
+    sbom: Path, out: Path, index_url: str, *extra: str, trust_root: Any = "embedded"
+) -> int:
+    """Run ``bomguard enrich SBOM -o OUT --index-url URL --trust-root ROOT EXTRA...``."""
+    args = ["enrich", str(sbom), "-o", str(out), "--index-url", index_url]
+    return run_cli([*args, "--trust-root", str(trust_root), *extra])
+
+
 def walk(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every component of a CycloneDX document, nested and metadata.component included."""
     stack = []

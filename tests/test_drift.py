@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import cdx, props, pypi, run_cli, write_json
+from helpers import cdx, enrich_cli, props, pypi, run_cli, write_json
 from virtual_sigstore import GitHubIdentity, GitLabIdentity, GoogleIdentity, VirtualSigstore
 
 DATA = Path(__file__).parent / "data"
@@ -33,20 +33,7 @@ def _drift(server, tmp_path, root, names, *extra):
     doc = cdx(pypi(name, version) for name, version in names)
     sbom = write_json(tmp_path / "in.json", doc)
     out = tmp_path / "out.json"
-    code = run_cli(
-        [
-            "enrich",
-            str(sbom),
-            "-o",
-            str(out),
-            "--index-url",
-            server.index_url,
-            "--trust-root",
-            str(root),
-            "--no-cache",
-            *extra,
-        ]
-    )
+    code = enrich_cli(sbom, out, server.index_url, "--no-cache", *extra, trust_root=root)
     enriched = json.loads(out.read_text())
     result = {}
     for comp in enriched["components"]:
@@ -188,19 +175,7 @@ def test_real_releases_of_one_project_are_quiet(real_index, tmp_path):
     doc = cdx([pypi("pypi-attestations", "0.0.19")])
     sbom = write_json(tmp_path / "in.json", doc)
     out = tmp_path / "out.json"
-    run_cli(
-        [
-            "enrich",
-            str(sbom),
-            "-o",
-            str(out),
-            "--index-url",
-            server.index_url,
-            "--trust-root",
-            "embedded",
-            "--no-cache",
-        ]
-    )
+    enrich_cli(sbom, out, server.index_url, "--no-cache")
     p = props(json.loads(out.read_text())["components"][0])
     assert p["bomguard:drift:checked"] == "previous-release:0.0.16"
     assert p["bomguard:drift:count"] == "0"

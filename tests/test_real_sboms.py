@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import props, run_cli, strip_additions, walk
+from helpers import enrich_cli, props, strip_additions, walk
 from packageurl import PackageURL
 
 from bomguard.sbom import parse_sbom
@@ -49,19 +49,7 @@ def test_real_sbom_round_trips_losslessly_and_validates(sbom, index_server, tmp_
     original = json.loads(sbom.read_text())
     _serve_every_release(index_server, original)
     out = tmp_path / "out.json"
-    code = run_cli(
-        [
-            "enrich",
-            str(sbom),
-            "-o",
-            str(out),
-            "--index-url",
-            index_server.index_url,
-            "--trust-root",
-            "embedded",
-            "--validate-output",
-        ]
-    )
+    code = enrich_cli(sbom, out, index_server.index_url, "--validate-output")
     assert code == 0
     enriched = json.loads(out.read_text())
     # Nothing of the input was lost or changed: the output minus our additions is the input.

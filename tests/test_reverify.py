@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import by_name, cdx, props, pypi, run_cli, strip_additions, write_json
+from helpers import by_name, cdx, enrich_cli, props, pypi, run_cli, strip_additions, write_json
 
 from bomguard.sbom import parse_sbom
 
@@ -24,20 +24,13 @@ def enriched(real_index, tmp_path):
     )
     sbom = write_json(tmp_path / "in.json", doc)
     out = tmp_path / "out.json"
-    code = run_cli(
-        [
-            "enrich",
-            str(sbom),
-            "-o",
-            str(out),
-            "--index-url",
-            server.index_url,
-            "--trust-root",
-            "embedded",
-            "--no-cache",
-            "--policy",
-            str(ROOT / "policies" / "trusted-publisher-critical.yaml"),
-        ]
+    code = enrich_cli(
+        sbom,
+        out,
+        server.index_url,
+        "--no-cache",
+        "--policy",
+        str(ROOT / "policies" / "trusted-publisher-critical.yaml"),
     )
     assert code == 1  # cryptography is critical and not attested
     return doc, out, server
@@ -145,20 +138,7 @@ def test_no_embed_links_instead(real_index, tmp_path, capsys):
     server, _ = real_index
     sbom = write_json(tmp_path / "in.json", cdx([pypi("sigstore", "3.6.1")]))
     out = tmp_path / "out.json"
-    run_cli(
-        [
-            "enrich",
-            str(sbom),
-            "-o",
-            str(out),
-            "--index-url",
-            server.index_url,
-            "--trust-root",
-            "embedded",
-            "--no-cache",
-            "--no-embed-evidence",
-        ]
-    )
+    enrich_cli(sbom, out, server.index_url, "--no-cache", "--no-embed-evidence")
     data = json.loads(out.read_text())
     [item] = data["declarations"]["evidence"][0]["data"]
     assert item["contents"] == {
@@ -172,19 +152,7 @@ def test_no_embed_links_instead(real_index, tmp_path, capsys):
 def test_re_enrichment_replaces_its_own_declarations(enriched, real_index, tmp_path):
     original, out, server = enriched
     again = tmp_path / "again.json"
-    run_cli(
-        [
-            "enrich",
-            str(out),
-            "-o",
-            str(again),
-            "--index-url",
-            server.index_url,
-            "--trust-root",
-            "embedded",
-            "--no-cache",
-        ]
-    )
+    enrich_cli(out, again, server.index_url, "--no-cache")
     first, second = json.loads(out.read_text()), json.loads(again.read_text())
     assert len(second["declarations"]["claims"]) == len(first["declarations"]["claims"])
     assert len(second["declarations"]["assessors"]) == 1
@@ -196,20 +164,7 @@ def test_older_spec_versions_get_no_declarations(real_index, tmp_path):
     server, _ = real_index
     sbom = write_json(tmp_path / "in.json", cdx([pypi("sigstore", "3.6.1")], spec="1.5"))
     out = tmp_path / "out.json"
-    run_cli(
-        [
-            "enrich",
-            str(sbom),
-            "-o",
-            str(out),
-            "--index-url",
-            server.index_url,
-            "--trust-root",
-            "embedded",
-            "--no-cache",
-            "--validate-output",
-        ]
-    )
+    enrich_cli(sbom, out, server.index_url, "--no-cache", "--validate-output")
     assert "declarations" not in json.loads(out.read_text())
 
 

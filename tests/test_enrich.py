@@ -174,7 +174,10 @@ def test_index_that_lies_about_the_publisher_is_invalid(index_server, data_dir, 
     assert code == 1
 
 
-def test_unknown_publisher_kind_is_unsupported(index_server, data_dir, tmp_path):
+def test_provenance_nothing_can_be_checked_of_is_invalid(index_server, data_dir, tmp_path):
+    # A real provenance object from a Pulp index: an unknown publisher kind and an
+    # attestation in a shape that is not Sigstore's. Nothing of it can be checked, so the
+    # unknown kind does not make it "unsupported" (which default policies let pass).
     raw = (
         data_dir
         / "provenance"
@@ -189,9 +192,9 @@ def test_unknown_publisher_kind_is_unsupported(index_server, data_dir, tmp_path)
     )
     code, out, _ = _enrich(index_server, tmp_path, cdx([pypi("amqp", "5.3.1")]))
     p = props(out["components"][0])
-    assert p["bomguard:provenance:status"] == "unsupported"
-    assert "Pulp User" in p["bomguard:provenance:reason"]
-    assert code == 0
+    assert p["bomguard:provenance:status"] == "invalid"
+    assert "malformed" in p["bomguard:provenance:reason"]
+    assert code == 1
 
 
 def test_policy_verdict_and_exit_codes(real_index, tmp_path):

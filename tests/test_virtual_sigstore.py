@@ -135,6 +135,12 @@ def test_good_attestation_verifies_with_its_identity(
         log_index=int(entry["inclusionProof"]["logIndex"]) + LOG_OFFSET,
         integrated_time=int(signed_at.timestamp()),
         claims=got.claims,
+        trusted_publisher={
+            "kind": "GitHub",
+            "repository": "octo-org/octo-pkg",
+            "workflow": "publish.yml",
+            "environment": "pypi",
+        },
     )
     assert got == expected
     assert got.log_index == int(entry["logIndex"])

@@ -133,6 +133,9 @@ class Identity:
     integrated_time: int | None = None
     claims: Mapping[str, str] = field(default_factory=dict)
     """Every Fulcio claim present, keyed by OID."""
+    trusted_publisher: Mapping[str, str] = field(default_factory=dict)
+    """The Trusted Publisher object the certificate was checked against, as PEP 740
+    writes it (``kind``, ``repository``, ``workflow``, ``email``, ``project_id``, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,15 @@ class FileEvidence:
     attestations: tuple[AttestationResult, ...] = ()
     identity: Identity | None = None
     """The identity of the first verified attestation, when the file is verified."""
+
+    @property
+    def identities(self) -> tuple[Identity, ...]:
+        """Every verified attestation's identity (one per attestation, repeats included)."""
+        found = tuple(a.identity for a in self.attestations if a.identity is not None)
+        if not found and self.identity is not None:
+            return (self.identity,)
+        return found
+
     provenance: bytes | None = field(default=None, repr=False, compare=False)
     """The provenance object itself, kept only when it is to be embedded in the SBOM."""
 
@@ -169,6 +181,8 @@ class DriftSource(StrEnum):
     PREVIOUS_RELEASE = "previous-release"
     BASELINE = "baseline"
     PIN = "pin"
+    RELEASE = "release"
+    """The release itself: its files or bundles disagree among themselves."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +206,7 @@ class DriftEvent:
             DriftSource.PREVIOUS_RELEASE: f"since {self.since}",
             DriftSource.BASELINE: f"since the baseline ({self.since})",
             DriftSource.PIN: f"against the pin ({self.since})",
+            DriftSource.RELEASE: "within the release",
         }[self.source]
         note = " (asserted by the index only)" if self.asserted_by_index else ""
         return f"{name} {version}: {what} {self.before or '∅'} → {self.after or '∅'} {where}{note}"
@@ -208,6 +223,9 @@ class ComponentEvidence:
     drift: tuple[DriftEvent, ...] = ()
     drift_checked: tuple[str, ...] = ()
     """The expectation sources that were compared (e.g. ``previous-release:3.6.0``)."""
+    drift_unchecked: tuple[str, ...] = ()
+    """Expectation sources that applied but could not be compared, each with the reason
+    (e.g. ``previous-release:3.6.0 (unknown)``): drift is then not known to be absent."""
 
     @property
     def identity(self) -> Identity | None:
@@ -216,6 +234,11 @@ class ComponentEvidence:
             if f.identity is not None:
                 return f.identity
         return None
+
+    @property
+    def identities(self) -> tuple[Identity, ...]:
+        """Every verified file's and every verified attestation's identity, in order."""
+        return tuple(i for f in self.files for i in f.identities)
 
     def count(self, status: Status) -> int:
         """How many files have ``status``."""

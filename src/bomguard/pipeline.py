@@ -249,18 +249,24 @@ def _with_drift(
     unusable: list[str] = []
     main = fetched.get(request)
     for previous in _earlier(main, options.drift_depth) if main else []:
-        if previous in fetched:
-            got = _expectation_from(evidence_for(fetched[previous], verdicts), previous.version)
-            if isinstance(got, str):
-                unusable.append(got)
-            else:
-                expectations.append(got)
+        if previous not in fetched:
+            unusable.append(
+                f"{DriftSource.PREVIOUS_RELEASE.value}:{previous.version} (not fetched)"
+            )
+            continue
+        got = _expectation_from(evidence_for(fetched[previous], verdicts), previous.version)
+        if isinstance(got, str):
+            unusable.append(got)
+        else:
+            expectations.append(got)
     if request.project in baseline:
         expectations.append(baseline[request.project])
-    events, checked = assess(evidence, expectations, pins.get(request.project, ()))
-    if not checked and not unusable:
+    events, checked = assess(
+        evidence, expectations, pins.get(request.project, ()), version=request.version
+    )
+    if not checked and not unusable and not events:
         return evidence
-    return replace(evidence, drift=events, drift_checked=(*checked, *unusable))
+    return replace(evidence, drift=events, drift_checked=checked, drift_unchecked=tuple(unusable))
 
 
 def _requests(
@@ -291,7 +297,13 @@ def fetch(
     options = options or EnrichOptions()
     components = read_sbom(sbom, options.input_format).components()
     requests, _ = _requests(components, options)
-    results = fetch_mirror(list(requests.values()), into, options.index, observer)
+    main = set(requests.values())
+
+    def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:
+        # The earlier releases drift compares with, so that offline runs can compare too.
+        return _earlier(fetch, options.drift_depth) if fetch.request in main else []
+
+    results = fetch_mirror(list(requests.values()), into, options.index, observer, follow)
     files = [f for r in results.values() for f in r.files]
     return {
         "releases": len(results),

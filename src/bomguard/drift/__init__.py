@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bomguard.drift.compare import EVENT_KINDS, Expectation, compare, ref_shape
+from bomguard.drift.compare import (
+    EVENT_KINDS,
+    Expectation,
+    compare,
+    distinct_identities,
+    ref_shape,
+    release_events,
+)
 from bomguard.drift.sources import identity_from_properties, load_baseline, load_pins
 from bomguard.models import ComponentEvidence, DriftEvent
 
@@ -13,6 +20,7 @@ __all__ = [
     "Expectation",
     "assess",
     "compare",
+    "distinct_identities",
     "identity_from_properties",
     "load_baseline",
     "load_pins",
@@ -24,14 +32,18 @@ def assess(
     evidence: ComponentEvidence,
     expectations: Sequence[Expectation],
     pins: Sequence[Expectation] = (),
+    *,
+    version: str = "",
 ) -> tuple[tuple[DriftEvent, ...], tuple[str, ...]]:
     """Drift events of one release and the sources they were checked against.
 
+    The release's own events come first (identities that disagree, a foreign signer);
     ``expectations`` (earlier releases, a baseline) are each compared; ``pins`` are
     alternatives: matching any one of them is enough, and when none matches the events
     are those against the first.
     """
-    events = compare(evidence, expectations)
+    events = release_events(evidence, version)
+    events.extend(compare(evidence, expectations))
     if pins:
         per_pin = [compare(evidence, [pin]) for pin in pins]
         if all(per_pin):

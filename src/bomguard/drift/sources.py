@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from packaging.utils import canonicalize_name
 
 from bomguard.drift.compare import Expectation
 from bomguard.errors import InputError
+from bomguard.identity_record import identity_from_record
 from bomguard.models import DriftSource, Identity
 
 __all__ = ["PIN_FIELDS", "identity_from_properties", "load_baseline", "load_pins"]
@@ -34,26 +36,10 @@ def identity_from_properties(props: Mapping[str, str]) -> Identity | None:
     """The identity an earlier bomguard run recorded in a component's properties."""
     if props.get(P + "status") != "verified":
         return None
-
-    def get(key: str) -> str | None:
-        return props.get(P + key) or None
-
-    log_index = get("log:index")
-    return Identity(
-        kind=get("publisher:kind"),
-        issuer=get("publisher:issuer"),
-        repository=get("publisher:repository"),
-        repository_uri=get("publisher:repository-uri"),
-        repository_id=get("publisher:repository-id"),
-        owner_uri=get("publisher:owner-uri"),
-        owner_id=get("publisher:owner-id"),
-        workflow=get("publisher:workflow"),
-        ref=get("publisher:ref"),
-        commit=get("publisher:commit"),
-        trigger=get("publisher:trigger"),
-        runner_environment=get("publisher:runner-environment"),
-        san=get("publisher:identity"),
-        environment=get("publisher:environment"),
+    record = {k[len(P) :]: v for k, v in props.items() if k.startswith(P + "publisher:")}
+    log_index = props.get(P + "log:index")
+    return replace(
+        identity_from_record(record),
         log_index=int(log_index) if log_index and log_index.isdigit() else None,
     )
 

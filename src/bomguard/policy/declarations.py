@@ -137,14 +137,24 @@ _DRIFT_EVENT = _object(
     ("kind", STRING, 'event kind, e.g. "workflow-changed"'),
     ("before", STRING, "the expected value"),
     ("after", STRING, "this release's value"),
-    ("source", STRING, '"previous-release", "baseline" or "pin"'),
+    ("source", STRING, '"previous-release", "baseline", "pin" or "release" (the release itself)'),
     ("since", STRING, "the version, baseline file or pin file expected from"),
     ("asserted_by_index", BOOL, "true when the fact is only the index's word (environment)"),
 )
 
 _DRIFT = _object(
     "component.drift",
-    ("checked", BOOL, "whether any expectation (earlier release, baseline, pin) was compared"),
+    (
+        "checked",
+        BOOL,
+        "whether an expectation (earlier release, baseline, pin) was compared and none "
+        "that applied failed to be",
+    ),
+    (
+        "unchecked",
+        list_of(STRING),
+        "expectations that applied but could not be compared, each with the reason",
+    ),
     ("count", INT, "number of drift events"),
     ("kinds", list_of(STRING), "the distinct event kinds, sorted"),
     ("events", list_of(_DRIFT_EVENT), "every drift event"),

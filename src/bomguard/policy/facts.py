@@ -143,7 +143,10 @@ def _drift(evidence: ComponentEvidence | None) -> dict[str, Any]:
     events = evidence.drift if evidence is not None else ()
     kinds = sorted({e.kind for e in events})
     facts: dict[str, Any] = {
-        "checked": bool(evidence is not None and evidence.drift_checked),
+        "checked": bool(
+            evidence is not None and evidence.drift_checked and not evidence.drift_unchecked
+        ),
+        "unchecked": list(evidence.drift_unchecked) if evidence is not None else [],
         "count": len(events),
         "kinds": kinds,
         "events": [

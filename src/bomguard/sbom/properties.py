@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from bomguard.models import ComponentEvidence, Status
+from bomguard.identity_record import identity_key, identity_record, record_json
+from bomguard.models import ComponentEvidence, FileEvidence, Identity, Status
 from bomguard.sbom.interface import Addition
 
-__all__ = ["addition_for"]
+__all__ = ["addition_for", "file_identities"]
 
 P = "bomguard:provenance:"
+
+
+def file_identities(f: FileEvidence, component: Identity | None) -> str | None:
+    """Every identity of ``f`` as a JSON list of records, when one of them is not the
+    component's own (a release with more than one identity); else ``None``."""
+    distinct = {identity_key(i): i for i in f.identities}
+    if component is None or set(distinct) <= {identity_key(component)}:
+        return None
+    records = [identity_record(i) for i in distinct.values()]
+    return "[" + ",".join(record_json(r) for r in records) + "]"
 
 
 def addition_for(evidence: ComponentEvidence) -> Addition:
@@ -28,32 +39,21 @@ def addition_for(evidence: ComponentEvidence) -> Addition:
         props.append((f"{P}files:{status.value}", str(evidence.count(status))))
     identity = evidence.identity
     if identity is not None:
-        fields = (
-            ("publisher:kind", identity.kind),
-            ("publisher:repository", identity.repository),
-            ("publisher:workflow", identity.workflow),
-            ("publisher:environment", identity.environment),
-            ("publisher:issuer", identity.issuer),
-            ("publisher:identity", identity.san),
-            ("publisher:repository-uri", identity.repository_uri),
-            ("publisher:repository-id", identity.repository_id),
-            ("publisher:owner-uri", identity.owner_uri),
-            ("publisher:owner-id", identity.owner_id),
-            ("publisher:trigger", identity.trigger),
-            ("publisher:runner-environment", identity.runner_environment),
-            ("publisher:ref", identity.ref),
-            ("publisher:commit", identity.commit),
-            ("log:index", None if identity.log_index is None else str(identity.log_index)),
-            (
-                "log:integrated-time",
-                None if identity.integrated_time is None else str(identity.integrated_time),
-            ),
-        )
-        props.extend((P + key, value) for key, value in fields if value)
+        props.extend((P + key, value) for key, value in identity_record(identity).items())
+        if identity.log_index is not None:
+            props.append((P + "log:index", str(identity.log_index)))
+        if identity.integrated_time is not None:
+            props.append((P + "log:integrated-time", str(identity.integrated_time)))
     for f in evidence.files:
         props.append((f"{P}file:{f.filename}", f.status.value))
-    if evidence.drift_checked:
-        props.append(("bomguard:drift:checked", ", ".join(evidence.drift_checked)))
+        extra = file_identities(f, identity)
+        if extra:
+            props.append((f"{P}file-identities:{f.filename}", extra))
+    if evidence.drift_checked or evidence.drift_unchecked or evidence.drift:
+        if evidence.drift_checked:
+            props.append(("bomguard:drift:checked", ", ".join(evidence.drift_checked)))
+        if evidence.drift_unchecked:
+            props.append(("bomguard:drift:unchecked", "; ".join(evidence.drift_unchecked)))
         props.append(("bomguard:drift:count", str(len(evidence.drift))))
         if evidence.drift:
             kinds = sorted({e.kind for e in evidence.drift})

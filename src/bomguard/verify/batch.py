@@ -35,7 +35,7 @@ __all__ = ["VerifyJob", "VerifyStream", "verify_batch"]
 
 #: Below this many files, starting worker processes costs more than it saves.
 POOL_THRESHOLD = 48
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,9 @@ class VerifyJob:
     filename: str
     sha256: str | None
     digest_source: DigestSource | None
+    publisher: str | None = None
+    """The Trusted Publisher to hold every attestation to, as canonical JSON (``None``:
+    the one each bundle names)."""
 
     def key(self, trust_root: TrustRoot) -> str:
         h = hashlib.sha256()
@@ -54,6 +57,7 @@ class VerifyJob:
             self.filename,
             self.sha256 or "",
             self.digest_source.value if self.digest_source else "",
+            self.publisher or "",
             trust_root.sha256,
             str(_CACHE_FORMAT),
             _versions(),
@@ -207,9 +211,12 @@ def _init_worker(trust_root: TrustRoot) -> None:
 
 def _verify_in_worker(job: VerifyJob) -> dict[str, Any]:
     assert _worker_verifier is not None
-    return _dump(
-        _worker_verifier.verify(job.provenance, job.filename, job.sha256, job.digest_source)
-    )
+    return _dump(_run(_worker_verifier, job))
+
+
+def _run(verifier: ProvenanceVerifier, job: VerifyJob) -> FileVerdict:
+    held_to = json.loads(job.publisher) if job.publisher is not None else None
+    return verifier.verify(job.provenance, job.filename, job.sha256, job.digest_source, held_to)
 
 
 def _pool_size(jobs: int, workers: int | None) -> int:
@@ -265,7 +272,7 @@ def verify_batch(
     elif todo:
         verifier = ProvenanceVerifier(trust_root)
         for key, job in todo.items():
-            verdict = verifier.verify(job.provenance, job.filename, job.sha256, job.digest_source)
+            verdict = _run(verifier, job)
             results[key] = verdict
             cache.put(key, verdict)
             if on_done is not None:

@@ -91,6 +91,7 @@ def identity_from_certificate(
     workflow: str | None,
     environment: str | None,
     log_entry: Mapping[str, Any] | None,
+    trusted_publisher: Mapping[str, str] | None = None,
 ) -> Identity:
     """Build the :class:`Identity` from a certificate that has already verified.
 
@@ -131,4 +132,5 @@ def identity_from_certificate(
         log_index=_int(log_entry.get("logIndex")) if log_entry else None,
         integrated_time=_int(log_entry.get("integratedTime")) if log_entry else None,
         claims=claims,
+        trusted_publisher=dict(trusted_publisher or {}),
     )

@@ -1,10 +1,18 @@
 """Turn a PEP 740 provenance object and a file digest into a verified fact or a named failure.
 
 Each attestation is checked with sigstore's verifier against the loaded trust root
-(signature, certificate chain, SCT, transparency-log entry), against the Trusted
-Publisher the provenance names (the certificate must satisfy it), and against the file:
-exactly one subject, whose name is this file's name and whose sha256 is the digest from
-an independent source (the index or the SBOM). Every failure is a status with a reason.
+(signature, certificate chain, SCT, every transparency-log entry), against the Trusted
+Publisher (the one the provenance names, or the one a caller holds it to), and against
+the file: exactly one subject, whose name is this file's name and whose sha256 is the
+digest from an independent source (the index, the SBOM, or the downloaded bytes). Every
+failure is a status with a reason.
+
+``unsupported`` never shields a forgery: it is given only to an attestation whose
+certificate chains to the trust root, whose DSSE signature is the certificate's, and
+whose subject is this file, and which then meets something bomguard cannot finish
+checking (a publisher kind it does not know, a predicate type it does not understand, a
+transparency-log entry form that PEP 740 cannot carry the proofs for). Anything that
+fails one of the checks that *can* be made is ``invalid``.
 """
 
 from __future__ import annotations
@@ -27,18 +35,43 @@ KNOWN_PREDICATES = frozenset(
 
 FileVerdict = tuple[Status, str, tuple[AttestationResult, ...], Identity | None]
 
+DSSE_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
-def _is_rekor_v2(entry: Mapping[str, Any]) -> bool:
-    """Whether a transparency entry is a Rekor v2 entry (no inclusion promise, v0.0.2 kind)."""
+def _entry_form(entry: object) -> str:
+    """``kind/version`` of a transparency-log entry (``?`` for what is not said)."""
+    if not isinstance(entry, Mapping):
+        return "?/?"
     kind_version = entry.get("kindVersion") or entry.get("kind_version") or {}
-    version = kind_version.get("version") if isinstance(kind_version, dict) else None
-    promise = entry.get("inclusionPromise") or entry.get("inclusion_promise")
-    return not promise and version not in (None, "0.0.1")
+    if not isinstance(kind_version, Mapping):
+        return "?/?"
+    return f"{kind_version.get('kind', '?')}/{kind_version.get('version', '?')}"
+
+
+#: The one entry form a PEP 740 attestation carries every proof for (Rekor v1's DSSE
+#: entry with its inclusion promise). Other forms (Rekor v2's) need signed timestamps
+#: that the PEP 740 attestation object has no place for.
+FINISHABLE_ENTRY_FORM = "dsse/0.0.1"
+
+
+class _AnyIdentity:
+    """A sigstore verification policy that accepts every certificate identity: used only
+    to check the signature, chain and log of a bundle whose publisher kind is unknown,
+    before calling it ``unsupported`` (never ``verified``)."""
+
+    def verify(self, cert: object) -> None:
+        return None
+
+
+def _pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: what the signature covers."""
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
 
 
 @functools.cache
@@ -48,6 +81,11 @@ def _publisher_adapter() -> Any:
     from pypi_attestations import Publisher
 
     return TypeAdapter(Publisher)
+
+
+def _publisher_json(publisher: Any) -> dict[str, str]:
+    dumped = publisher.model_dump(mode="json", exclude_none=True)
+    return {str(k): str(v) for k, v in dumped.items()}
 
 
 class ProvenanceVerifier:
@@ -65,11 +103,15 @@ class ProvenanceVerifier:
         filename: str,
         sha256: str | None,
         digest_source: DigestSource | None = None,
+        publisher: Mapping[str, str] | None = None,
     ) -> FileVerdict:
         """Verify every attestation of one file; the file is verified only if all are.
 
-        ``sha256`` must come from a source independent of the provenance (the index or
-        the SBOM; ``digest_source`` says which, and only annotates the result).
+        ``sha256`` must come from a source independent of the provenance (the index,
+        the SBOM or the downloaded bytes; ``digest_source`` says which, and only
+        annotates the result). ``publisher``, when given, is the Trusted Publisher every
+        attestation is held to instead of the one each bundle names (``bomguard verify``
+        holds the evidence to the publisher the SBOM recorded).
         """
         try:
             data = json.loads(provenance)
@@ -89,7 +131,7 @@ class ProvenanceVerifier:
             )
         results: list[AttestationResult] = []
         for i, bundle in enumerate(bundles):
-            results.extend(self._verify_bundle(i, bundle, filename, sha256))
+            results.extend(self._verify_bundle(i, bundle, filename, sha256, publisher))
         if not results:
             return Status.INVALID, "provenance has no attestations", (), None
         for status in (Status.INVALID, Status.UNSUPPORTED):
@@ -100,7 +142,12 @@ class ProvenanceVerifier:
         return Status.VERIFIED, "", tuple(results), identity
 
     def _verify_bundle(
-        self, index: int, bundle: object, filename: str, sha256: str
+        self,
+        index: int,
+        bundle: object,
+        filename: str,
+        sha256: str,
+        held_to: Mapping[str, str] | None,
     ) -> list[AttestationResult]:
         from pydantic import ValidationError
         from pypi_attestations import Attestation
@@ -111,17 +158,20 @@ class ProvenanceVerifier:
         attestations = bundle.get("attestations")
         if not isinstance(attestations, list) or not attestations:
             return [AttestationResult(None, Status.INVALID, f"{where} has no attestations")]
-        raw_publisher = bundle.get("publisher")
+        raw_publisher = dict(held_to) if held_to is not None else bundle.get("publisher")
         kind = raw_publisher.get("kind") if isinstance(raw_publisher, dict) else None
+        publisher: Any = None
+        unknown_kind = ""
         if kind not in KNOWN_PUBLISHER_KINDS:
-            reason = f"{where}: publisher kind {kind!r} is not a Trusted Publisher bomguard knows"
-            return [AttestationResult(None, Status.UNSUPPORTED, reason) for _ in attestations]
-        try:
-            publisher: Any = _publisher_adapter().validate_python(raw_publisher)
-        except ValidationError as err:
-            reason = f"{where}.publisher is malformed: {_first_line(err)}"
-            return [AttestationResult(None, Status.INVALID, reason) for _ in attestations]
-        environment = getattr(publisher, "environment", None)
+            unknown_kind = (
+                f"{where}: publisher kind {kind!r} is not a Trusted Publisher bomguard knows"
+            )
+        else:
+            try:
+                publisher = _publisher_adapter().validate_python(raw_publisher)
+            except ValidationError as err:
+                reason = f"{where}.publisher is malformed: {_first_line(err)}"
+                return [AttestationResult(None, Status.INVALID, reason) for _ in attestations]
         out = []
         for j, raw in enumerate(attestations):
             label = f"{where}.attestations[{j}]"
@@ -135,9 +185,49 @@ class ProvenanceVerifier:
                 )
                 continue
             out.append(
-                self._verify_one(label, attestation, raw, publisher, environment, filename, sha256)
+                self._verify_one(label, attestation, raw, publisher, unknown_kind, filename, sha256)
             )
         return out
+
+    def _precheck(self, label: str, attestation: Any) -> str | None:
+        """Check what can be checked without the transparency log: the certificate chains
+        to the trust root (at the start of its own validity) and made the DSSE signature.
+        Returns why not, or ``None``."""
+        from cryptography import x509
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from sigstore._internal.timestamp import TimestampSource, TimestampVerificationResult
+
+        try:
+            cert = x509.load_der_x509_certificate(attestation.verification_material.certificate)
+        except ValueError as err:
+            return f"{label}: the certificate does not parse: {_first_line(err)}"
+        try:
+            # sigstore's own chain check (private: the public API needs a log entry).
+            self._verifier._verify_chain_at_time(
+                cert,
+                TimestampVerificationResult(
+                    source=TimestampSource.TRANSPARENCY_SERVICE, time=cert.not_valid_before_utc
+                ),
+            )
+        except Exception as err:
+            return f"{label}: the certificate does not chain to the trust root: {_first_line(err)}"
+        key = cert.public_key()
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            return f"{label}: the certificate's key is not an EC key"
+        try:
+            key.verify(
+                attestation.envelope.signature,
+                _pae(DSSE_PAYLOAD_TYPE, attestation.envelope.statement),
+                ec.ECDSA(hashes.SHA256()),
+            )
+        except InvalidSignature:
+            return (
+                f"{label}: signature verification failed: "
+                "the DSSE signature is not the certificate's"
+            )
+        return None
 
     def _verify_one(
         self,
@@ -145,45 +235,46 @@ class ProvenanceVerifier:
         attestation: Any,
         raw: Mapping[str, Any],
         publisher: Any,
-        environment: str | None,
+        unknown_kind: str,
         filename: str,
         sha256: str,
     ) -> AttestationResult:
         import sigstore.errors
-        from pypi_attestations._impl import _check_dist_filename
 
-        entries = raw.get("verification_material", {}).get("transparency_entries") or []
-        if len(entries) != 1:
-            return AttestationResult(
-                None,
-                Status.UNSUPPORTED,
-                f"{label}: {len(entries)} transparency-log entries (exactly one is supported)",
-            )
-        if isinstance(entries[0], dict) and _is_rekor_v2(entries[0]):
-            return AttestationResult(
-                None,
-                Status.UNSUPPORTED,
-                f"{label}: Rekor v2 transparency-log entry, which cannot be verified yet",
-            )
-        try:
-            sigstore_bundle = attestation.to_bundle()
-        except Exception as err:
-            return AttestationResult(
-                None, Status.INVALID, f"{label}: cannot form a Sigstore bundle: {_first_line(err)}"
-            )
-        try:
-            payload_type, payload = self._verifier.verify_dsse(
-                sigstore_bundle, publisher._as_policy()
-            )
-        except sigstore.errors.Error as err:
-            return AttestationResult(
-                None, Status.INVALID, f"{label}: signature verification failed: {_first_line(err)}"
-            )
-        except Exception as err:
-            return AttestationResult(
-                None, Status.INVALID, f"{label}: verification error: {_first_line(err)}"
-            )
-        if payload_type != "application/vnd.in-toto+json":
+        material = raw.get("verification_material")
+        entries = material.get("transparency_entries") if isinstance(material, dict) else None
+        if not isinstance(entries, list) or not entries:
+            return AttestationResult(None, Status.INVALID, f"{label}: no transparency-log entry")
+        policy: Any = publisher._as_policy() if publisher is not None else _AnyIdentity()
+        unfinished = ""
+        payload_type, payload = DSSE_PAYLOAD_TYPE, attestation.envelope.statement
+        for n, entry in enumerate(entries):
+            where = f"{label}: transparency-log entry {n}" if len(entries) > 1 else label
+            form = _entry_form(entry)
+            try:
+                one = attestation.model_copy(
+                    update={
+                        "verification_material": attestation.verification_material.model_copy(
+                            update={"transparency_entries": [entry]}
+                        )
+                    }
+                )
+                payload_type, payload = self._verifier.verify_dsse(one.to_bundle(), policy)
+            except Exception as err:
+                if isinstance(err, sigstore.errors.Error):
+                    why = f"signature verification failed: {_first_line(err)}"
+                else:
+                    why = f"verification error: {_first_line(err)}"
+                if form == FINISHABLE_ENTRY_FORM:
+                    return AttestationResult(None, Status.INVALID, f"{where}: {why}")
+                problem = self._precheck(label, attestation)
+                if problem is not None:
+                    return AttestationResult(None, Status.INVALID, problem)
+                unfinished = unfinished or (
+                    f"{where}: a {form} transparency-log entry cannot be checked from a "
+                    f"PEP 740 attestation ({_first_line(err)})"
+                )
+        if payload_type != DSSE_PAYLOAD_TYPE:
             return AttestationResult(
                 None, Status.INVALID, f"{label}: unexpected payload type {payload_type!r}"
             )
@@ -191,38 +282,15 @@ class ProvenanceVerifier:
             statement = json.loads(payload)
             subjects = statement["subject"]
             predicate_type = statement.get("predicateType")
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
             return AttestationResult(None, Status.INVALID, f"{label}: malformed statement: {err}")
-        if not isinstance(subjects, list) or len(subjects) != 1:
-            count = len(subjects) if isinstance(subjects, list) else 0
-            return AttestationResult(
-                predicate_type,
-                Status.INVALID,
-                f"{label}: statement has {count} subjects (exactly one is required)",
-            )
-        subject = subjects[0] if isinstance(subjects[0], dict) else {}
-        name = subject.get("name")
-        try:
-            if not isinstance(name, str) or _check_dist_filename(name) != _check_dist_filename(
-                filename
-            ):
-                return AttestationResult(
-                    predicate_type,
-                    Status.INVALID,
-                    f"{label}: subject name {name!r} does not match the file {filename!r}",
-                )
-        except ValueError as err:
-            return AttestationResult(
-                predicate_type, Status.INVALID, f"{label}: subject name {name!r} is invalid: {err}"
-            )
-        digest = subject.get("digest", {})
-        claimed = digest.get("sha256") if isinstance(digest, dict) else None
-        if not isinstance(claimed, str) or claimed.lower() != sha256.lower():
-            return AttestationResult(
-                predicate_type,
-                Status.INVALID,
-                f"{label}: subject sha256 {claimed} does not match the file's {sha256}",
-            )
+        problem = _subject_problem(label, subjects, filename, sha256)
+        if problem is not None:
+            return AttestationResult(predicate_type, Status.INVALID, problem)
+        if unfinished:
+            return AttestationResult(predicate_type, Status.UNSUPPORTED, unfinished)
+        if unknown_kind:
+            return AttestationResult(predicate_type, Status.UNSUPPORTED, unknown_kind)
         if predicate_type not in KNOWN_PREDICATES:
             return AttestationResult(
                 predicate_type,
@@ -230,13 +298,37 @@ class ProvenanceVerifier:
                 f"{label}: predicate type {predicate_type!r} is not one bomguard understands",
             )
         identity = identity_from_certificate(
-            sigstore_bundle.signing_certificate,
+            attestation.to_bundle().signing_certificate,
             kind=publisher.kind,
             repository=getattr(publisher, "repository", None)
             or getattr(publisher, "vcs_origin", None),
             workflow=getattr(publisher, "workflow", None)
             or getattr(publisher, "workflow_filepath", None),
-            environment=environment,
+            environment=getattr(publisher, "environment", None),
             log_entry=entries[0],
+            trusted_publisher=_publisher_json(publisher),
         )
         return AttestationResult(predicate_type, Status.VERIFIED, "", identity)
+
+
+def _subject_problem(label: str, subjects: object, filename: str, sha256: str) -> str | None:
+    """Why the statement's subject is not exactly this file, or ``None``."""
+    from pypi_attestations._impl import _check_dist_filename
+
+    if not isinstance(subjects, list) or len(subjects) != 1:
+        count = len(subjects) if isinstance(subjects, list) else 0
+        return f"{label}: statement has {count} subjects (exactly one is required)"
+    subject = subjects[0] if isinstance(subjects[0], dict) else {}
+    name = subject.get("name")
+    try:
+        if not isinstance(name, str) or _check_dist_filename(name) != _check_dist_filename(
+            filename
+        ):
+            return f"{label}: subject name {name!r} does not match the file {filename!r}"
+    except ValueError as err:
+        return f"{label}: subject name {name!r} is invalid: {err}"
+    digest = subject.get("digest", {})
+    claimed = digest.get("sha256") if isinstance(digest, dict) else None
+    if not isinstance(claimed, str) or claimed.lower() != sha256.lower():
+        return f"{label}: subject sha256 {claimed} does not match the file's {sha256}"
+    return None

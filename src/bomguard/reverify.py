@@ -1,41 +1,177 @@
-"""Re-verify an enriched SBOM offline from the evidence embedded in it.
+"""Re-verify an enriched SBOM offline: prove what it claims from the evidence it carries.
 
-An SBOM handed over months later proves itself without the index: every embedded
-provenance object is checked again against the trust root and the digest recorded next to
-it, each component's status is summed up again, and any component whose status would now
-differ from the one recorded is reported. A component recorded as ``verified`` that
-carries no embedded evidence cannot prove itself, and is reported too (fail closed).
+An SBOM handed over months later proves itself without the index. Whoever carried it
+may have edited anything in it, so nothing it says is taken on its word:
+
+- every component recorded ``verified`` or ``partial`` must carry embedded evidence for
+  every file it counts as verified, and its recorded counts must agree with its files;
+- each embedded provenance object must belong to its component: the file it names has
+  the component's project name and version (PyPI filename rules), the claim that holds
+  it targets exactly one component, and its digest is among the component's own SBOM
+  hashes where the component has any;
+- each is verified again against the trust root, the file's recorded digest, and the
+  Trusted Publisher the SBOM *recorded* (never the one the evidence names);
+- the identity re-derived from each certificate must equal the recorded
+  ``bomguard:provenance:publisher:*`` fields, field by field;
+- the component's status is summed up again from its files, and must equal the one
+  recorded (which also catches an ``invalid`` file recorded as ``absent`` while the
+  failing evidence is still embedded).
+
+Formats that carry no embedded evidence (SPDX, CycloneDX XML, CycloneDX before 1.6)
+cannot be re-proven offline: :class:`UnprovableFormat` says so.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bomguard.errors import InputError
-from bomguard.models import DigestSource, FileEvidence, Status, summarize
+from bomguard.distname import parse_dist_filename
+from bomguard.errors import BomguardError, InputError
+from bomguard.identity_record import TRUSTED_PUBLISHER, identity_record, record_from_json
+from bomguard.models import Component, DigestSource, FileEvidence, Status, summarize
 from bomguard.sbom import read_sbom
-from bomguard.verify import load_trust_root
+from bomguard.verify import FileVerdict, load_trust_root
 from bomguard.verify.batch import VerifyJob, verify_batch
 
-__all__ = ["Finding", "reverify"]
+__all__ = ["Finding", "UnprovableFormat", "reverify"]
 
 P = "bomguard:provenance:"
+_STATUSES = frozenset(s.value for s in Status)
+
+
+class UnprovableFormat(BomguardError):
+    """The SBOM's format carries no embedded evidence: nothing can be re-proven (exit 1)."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One component's recorded status against what its embedded evidence shows now."""
+    """One component's record against what its embedded evidence proves now."""
 
     component: str
     recorded: str
     now: str
     reason: str = ""
     files_checked: int = 0
+    problems: tuple[str, ...] = ()
+    """Claims of the record that the evidence does not back (each one sentence)."""
 
     @property
     def differs(self) -> bool:
-        return self.recorded != self.now
+        return self.recorded != self.now or bool(self.problems)
+
+
+@dataclass
+class _Plan:
+    """What one component claims, read from its properties."""
+
+    component: Component
+    label: str
+    status: str
+    files: dict[str, Status]
+    record: dict[str, str]
+    file_records: dict[str, list[dict[str, str]]]
+    problems: list[str]
+
+
+def _plan(component: Component) -> _Plan:
+    props = component.properties
+    label = component.purl or component.name
+    problems: list[str] = []
+    files: dict[str, Status] = {}
+    file_records: dict[str, list[dict[str, str]]] = {}
+    for key, value in props.items():
+        if key.startswith(P + "file:"):
+            name = key[len(P + "file:") :]
+            if value in _STATUSES:
+                files[name] = Status(value)
+            else:
+                problems.append(f"file {name} has no status bomguard writes ({value!r})")
+        elif key.startswith(P + "file-identities:"):
+            name = key[len(P + "file-identities:") :]
+            try:
+                raw = json.loads(value)
+            except ValueError:
+                raw = None
+            records = (
+                [r for r in (record_from_json(json.dumps(x)) for x in raw) if r is not None]
+                if isinstance(raw, list)
+                else []
+            )
+            if not records or len(records) != len(raw or []):
+                problems.append(f"the identities recorded for {name} do not parse")
+            file_records[name] = records
+    record = {k[len(P) :]: v for k, v in props.items() if k.startswith(P + "publisher:")}
+    counts = Counter(files.values())
+    total = props.get(P + "files:total")
+    if total is not None and total != str(len(files)):
+        problems.append(f"records {total} files but names {len(files)}")
+    for kind in (Status.VERIFIED, Status.ABSENT, Status.INVALID, Status.UNSUPPORTED):
+        said = props.get(f"{P}files:{kind.value}")
+        if said is not None and said != str(counts[kind]):
+            problems.append(f"records {said} {kind.value} files but names {counts[kind]}")
+    status = props[P + "status"]
+    if status in (Status.VERIFIED.value, Status.PARTIAL.value) and not counts[Status.VERIFIED]:
+        problems.append(f"recorded {status} but names no verified file")
+    for name in file_records:
+        if name not in files:
+            problems.append(f"records identities for {name}, a file it does not name")
+    return _Plan(component, label, status, files, record, file_records, problems)
+
+
+def _sbom_digests(component: Component) -> set[str]:
+    """The sha256 digests the SBOM itself gives the component (any file of it)."""
+    digests = {d.lower() for d in component.hashes.get("sha256", ())}
+    digests.update(r.sha256.lower() for r in component.dist_refs if r.sha256)
+    return digests
+
+
+def _belongs(component: Component, filename: str) -> str | None:
+    """Why ``filename`` is not a file of ``component``, or ``None``."""
+    parsed = parse_dist_filename(filename)
+    if parsed is None:
+        return f"evidence names {filename!r}, which is not a distribution filename"
+    if component.pypi is None or component.pypi.version is None:
+        return f"evidence for {filename} is attached to a component with no PyPI name and version"
+    name, version = parsed
+    if name != component.pypi.name or str(version) != component.pypi.version:
+        return (
+            f"evidence for {filename} ({name} {version}) does not belong to "
+            f"{component.pypi.name} {component.pypi.version}"
+        )
+    return None
+
+
+def _allowed(plan: _Plan, filename: str) -> list[dict[str, str]]:
+    """The identities the record allows for ``filename``."""
+    if filename in plan.file_records:
+        return plan.file_records[filename]
+    return [plan.record] if plan.record else []
+
+
+def _identity_problem(
+    filename: str, verdict: FileVerdict, allowed: list[dict[str, str]]
+) -> str | None:
+    """Why a re-verified file's identities are not the recorded ones, or ``None``."""
+    for result in verdict[2]:
+        if result.identity is None:
+            continue
+        got = identity_record(result.identity)
+        if got in allowed:
+            continue
+        want = allowed[0] if allowed else {}
+        fields = sorted(k for k in want.keys() | got.keys() if want.get(k) != got.get(k))
+        detail = "; ".join(
+            f"{k[len('publisher:') :]}: recorded {want.get(k) or '∅'}, "
+            f"certificate {got.get(k) or '∅'}"
+            for k in fields[:3]
+        )
+        return f"{filename}: the certificate's identity is not the recorded one ({detail})"
+    return None
 
 
 def reverify(
@@ -49,61 +185,104 @@ def reverify(
     unless ``trust_root`` is ``tuf``."""
     document = read_sbom(sbom, input_format)
     components = document.components()
-    recorded = {c.locator: c for c in components if c.properties.get(P + "status") is not None}
-    if not recorded:
+    plans = [_plan(c) for c in components if c.properties.get(P + "status") is not None]
+    if not plans:
         raise InputError(f"{sbom}: no component carries bomguard:provenance:status: not enriched")
+    if not document.supports_declarations:
+        raise UnprovableFormat(
+            f"{sbom}: {document.format_name} {document.spec_version} carries no embedded "
+            f"provenance, so the {len(plans)} statuses recorded in it cannot be re-proven "
+            "offline",
+            hint="enrich a CycloneDX 1.6 or later JSON SBOM, which embeds each provenance "
+            "object in its declarations, and verify that; or enrich this SBOM again against "
+            "the index",
+        )
     embedded = document.embedded_evidence()
+    refs = Counter(c.bom_ref for c in components if c.bom_ref)
     root = load_trust_root(trust_root, staging=staging)
-    jobs = [
-        VerifyJob(raw, filename, sha, DigestSource.SBOM)
-        for files in embedded.values()
-        for filename, sha, raw in files
-    ]
-    results = iter(verify_batch(root, jobs))
-    findings = []
-    for locator, component in recorded.items():
-        label = component.purl or component.name
-        status_then = component.properties[P + "status"]
-        files: dict[str, FileEvidence] = {}
-        for key, value in component.properties.items():
-            if key.startswith(P + "file:") and value in {s.value for s in Status}:
-                name = key[len(P + "file:") :]
-                files[name] = FileEvidence(name, None, Status(value), "as recorded")
-        checked = 0
-        for filename, sha, _raw in embedded.get(locator, []):
-            status, reason, _, _ = next(results)
-            checked += 1
-            files[filename] = replace(
-                files.get(filename, FileEvidence(filename, sha, status)),
-                sha256=sha,
-                status=status,
-                reason=reason,
+
+    jobs: list[VerifyJob] = []
+    where: list[tuple[int, str, str | None]] = []  # (plan, filename, digest) per job
+    for n, plan in enumerate(plans):
+        component = plan.component
+        evidence = embedded.get(component.locator, [])
+        if evidence and component.bom_ref and refs[component.bom_ref] > 1:
+            plan.problems.append(
+                f"bom-ref {component.bom_ref!r} names {refs[component.bom_ref]} components: "
+                "its evidence cannot be told apart"
             )
-            if sha is None:
-                files[filename] = replace(
-                    files[filename], status=Status.INVALID, reason="no recorded sha256"
+        digests = _sbom_digests(component)
+        for filename, sha, raw in evidence:
+            problem = _belongs(component, filename)
+            if problem is None and filename not in plan.files:
+                problem = f"carries evidence for {filename}, a file it does not record"
+            if problem is None and sha and digests and sha.lower() not in digests:
+                problem = (
+                    f"evidence for {filename} is bound to sha256 {sha}, which is not among "
+                    "the component's own SBOM hashes"
                 )
-        if status_then in (Status.NOT_APPLICABLE.value,):
+            if problem is not None:
+                plan.problems.append(problem)
+                continue
+            held_to = None
+            if plan.files.get(filename) is Status.VERIFIED:
+                allowed = _allowed(plan, filename)
+                publisher = allowed[0].get(TRUSTED_PUBLISHER) if allowed else None
+                if publisher is None:
+                    plan.problems.append(
+                        f"{filename}: no recorded Trusted Publisher to hold the evidence to"
+                    )
+                    continue
+                held_to = publisher
+            jobs.append(VerifyJob(raw, filename, sha, DigestSource.SBOM, held_to))
+            where.append((n, filename, sha))
+
+    verdicts = verify_batch(root, jobs)
+    checked: Counter[int] = Counter()
+    rechecked: dict[int, dict[str, FileEvidence]] = {}
+    for (n, filename, sha), verdict in zip(where, verdicts, strict=True):
+        plan = plans[n]
+        checked[n] += 1
+        status, reason = verdict[0], verdict[1]
+        if sha is None:
+            status, reason = Status.INVALID, "no recorded sha256"
+        elif status is Status.VERIFIED:
+            problem = _identity_problem(filename, verdict, _allowed(plan, filename))
+            if problem is not None:
+                plan.problems.append(problem)
+        rechecked.setdefault(n, {})[filename] = FileEvidence(filename, sha, status, reason)
+
+    findings = []
+    for n, plan in enumerate(plans):
+        if plan.status == Status.NOT_APPLICABLE.value:
             continue
+        files = {
+            name: FileEvidence(name, None, status, "as recorded")
+            for name, status in plan.files.items()
+        }
+        files.update(rechecked.get(n, {}))
         unprovable = [
-            f.filename
-            for f in files.values()
+            name
+            for name, f in files.items()
             if f.status is Status.VERIFIED and f.reason == "as recorded"
         ]
-        if unprovable:
-            findings.append(
-                Finding(
-                    label,
-                    status_then,
-                    "unknown",
-                    f"recorded as verified but no provenance is embedded for {unprovable[0]}",
-                    checked,
-                )
+        for name in unprovable:
+            files[name] = replace(
+                files[name], status=Status.UNKNOWN, reason="no provenance is embedded"
             )
-            continue
-        if not files:
-            findings.append(Finding(label, status_then, status_then, "no files recorded", 0))
-            continue
-        status_now, reason = summarize(tuple(files.values()))
-        findings.append(Finding(label, status_then, status_now.value, reason, checked))
+            plan.problems.append(f"recorded as verified but no provenance is embedded for {name}")
+        if files:
+            status_now, reason = summarize(tuple(files.values()))
+        else:
+            status_now, reason = Status(plan.status), "no files recorded"
+        findings.append(
+            Finding(
+                plan.label,
+                plan.status,
+                status_now.value,
+                "; ".join([*plan.problems, *([reason] if reason and not plan.problems else [])]),
+                checked[n],
+                tuple(plan.problems),
+            )
+        )
     return findings

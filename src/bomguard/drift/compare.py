@@ -263,8 +263,12 @@ def compare(evidence: ComponentEvidence, expectations: Sequence[Expectation]) ->
         want = expectation.identity
         if want is None:
             continue
-        if evidence.status in (Status.ABSENT, Status.PARTIAL):
-            after = "partially attested" if evidence.status is Status.PARTIAL else "not attested"
+        if evidence.status in (Status.ABSENT, Status.PARTIAL, Status.UNSUPPORTED):
+            after = {
+                Status.PARTIAL: "partially attested",
+                Status.ABSENT: "not attested",
+                Status.UNSUPPORTED: "unsupported",
+            }[evidence.status]
             events.append(_pair("attestation-disappeared", "attested", after, expectation))
             continue
         if evidence.status is not Status.VERIFIED:

@@ -439,9 +439,16 @@ def enrich(
     type=click.Path(file_okay=False, path_type=Path),
     help="The directory to write the mirror into (created if missing).",
 )
+@click.option(
+    "--drift-depth",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Also mirror this many earlier releases of each component, for drift offline.",
+)
 @_index_options
 @click.option("-v", "--verbose", is_flag=True, help="Tracebacks on errors.")
-def fetch(sbom: Path, into: Path, verbose: bool, **index: Any) -> None:
+def fetch(sbom: Path, into: Path, drift_depth: int, verbose: bool, **index: Any) -> None:
     """Fetch the pages and provenance SBOM needs into a mirror, for offline runs.
 
     A later 'bomguard enrich SBOM --mirror DIR --trust-root embedded' makes no network
@@ -455,7 +462,7 @@ def fetch(sbom: Path, into: Path, verbose: bool, **index: Any) -> None:
         into.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OperationalError(f"{into}: cannot create: {err.strerror or err}") from err
-    options = EnrichOptions(index=_make_index_options(**index))
+    options = EnrichOptions(index=_make_index_options(**index), drift_depth=drift_depth)
     progress = _Progress(sys.stderr.isatty())
     try:
         counts = run(sbom, into, options, observer=progress)

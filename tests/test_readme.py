@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bomguard._cli import cli
+from bomguard.cli import cli
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

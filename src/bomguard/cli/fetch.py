@@ -1,0 +1,52 @@
+"""``bomguard fetch``: a mirror of everything an SBOM needs, for offline runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bomguard.cli._common import EXIT_PASS, Progress, index_options, make_index_options
+
+__all__ = ["fetch"]
+
+
+@click.command()
+@click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--into",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The directory to write the mirror into (created if missing).",
+)
+@index_options
+@click.option("-v", "--verbose", is_flag=True, help="Tracebacks on errors.")
+def fetch(sbom: Path, into: Path, verbose: bool, **index: Any) -> None:
+    """Fetch the pages and provenance SBOM needs into a mirror, for offline runs.
+
+    A later 'bomguard enrich SBOM --mirror DIR --trust-root embedded' makes no network
+    request at all and gives the same statuses.
+    """
+    from bomguard.errors import OperationalError
+    from bomguard.pipeline import EnrichOptions
+    from bomguard.pipeline import fetch as run
+
+    try:
+        into.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OperationalError(f"{into}: cannot create: {err.strerror or err}") from err
+    options = EnrichOptions(index=make_index_options(**index))
+    progress = Progress(sys.stderr.isatty())
+    try:
+        counts = run(sbom, into, options, observer=progress)
+    finally:
+        progress.close()
+    click.echo(
+        f"bomguard: mirrored {counts['releases']} releases, {counts['files']} files, "
+        f"{counts['provenance']} provenance objects into {into}"
+        + (f" ({counts['unknown']} could not be fetched)" if counts["unknown"] else ""),
+        err=True,
+    )
+    sys.exit(EXIT_PASS)

@@ -1,39 +1,162 @@
-"""Atomic output files: an output appears only when it is complete."""
+"""Output files: checked before any work, written all or none, never half-written.
+
+Every destination is checked up front (:func:`check_destinations`): its directory exists
+and takes a new file, it is not a directory, and it is neither the input nor another
+output (compared by device and inode when the file exists, so a symlink or a hard link
+to the input counts as the input). The outputs are then written together
+(:func:`write_all_atomic`): each to a temporary file in its own directory, and only when
+every one of them is complete are they all renamed into place. If anything fails or a
+signal arrives first, the temporary files are removed and no output is touched.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from bomguard.errors import OperationalError
+from bomguard.errors import InputError, OperationalError
 
-__all__ = ["write_atomic"]
+__all__ = ["Destination", "check_destinations", "pause_point", "write_all_atomic", "write_atomic"]
+
+PAUSE_ENV = "BOMGUARD_TEST_PAUSE"
+
+
+def pause_point(name: str) -> None:
+    """A test hook: with ``BOMGUARD_TEST_PAUSE=name``, say so on stderr and wait.
+
+    Lets a test deliver a real signal at a known moment (say, while every output is
+    written to its temporary file but none is renamed yet).
+    """
+    if os.environ.get(PAUSE_ENV) == name:
+        sys.stderr.write(f"bomguard: paused at {name}\n")
+        sys.stderr.flush()
+        time.sleep(60)
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """An output file and the option that named it (for messages)."""
+
+    option: str
+    path: Path
+
+
+def _identity(path: Path) -> tuple[object, ...]:
+    """What makes two paths the same file: the inode if it exists, else the real path."""
+    try:
+        st = path.stat()
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def _folder(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path()
+
+
+def check_destinations(
+    destinations: Sequence[Destination],
+    *,
+    source: Path | None = None,
+    source_option: str = "SBOM",
+    in_place_option: str | None = None,
+    in_place: bool = False,
+) -> None:
+    """Raise :class:`InputError` (exit 2) unless every destination can be written.
+
+    ``source`` is the input: no destination may be it (through a symlink or a hard link
+    too), except the one named by ``in_place_option`` when ``in_place`` is set. No two
+    destinations may be the same file. Each destination's directory must exist and accept
+    a new file (probed by creating and removing one), and it must not be a directory.
+    """
+    seen: dict[tuple[object, ...], Destination] = {}
+    source_id = _identity(source) if source is not None else None
+    for dest in destinations:
+        where = f"{dest.option} {dest.path}"
+        ident = _identity(dest.path)
+        if source is not None and ident == source_id:
+            if dest.option != in_place_option:
+                raise InputError(f"{where}: is the input {source_option} {source}")
+            if not in_place:
+                raise InputError(
+                    f"{where}: is the input {source_option} {source} "
+                    "(--in-place overwrites it on purpose)"
+                )
+        if ident in seen:
+            other = seen[ident]
+            raise InputError(f"{where}: the same file as {other.option} {other.path}")
+        seen[ident] = dest
+        if dest.path.is_dir():
+            raise InputError(f"{where}: is a directory")
+        folder = _folder(dest.path)
+        if not folder.exists():
+            raise InputError(f"{where}: the directory {folder} does not exist")
+        if not folder.is_dir():
+            raise InputError(f"{where}: {folder} is not a directory")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{dest.path.name}.", suffix=".tmp", dir=folder)
+        except OSError as err:
+            raise InputError(
+                f"{where}: cannot write in the directory {folder}: {err.strerror or err}"
+            ) from err
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            Path(probe).unlink()
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_all_atomic(outputs: Sequence[tuple[Path, bytes]]) -> None:
+    """Write every ``(path, data)`` or none: temporary files first, then the renames.
+
+    Raises :class:`OperationalError` (exit 3) naming the file that could not be written;
+    on any failure or interrupt, every temporary file is removed and no path is touched.
+    """
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for path, data in outputs:
+            folder = _folder(path)
+            try:
+                fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+            except OSError as err:
+                raise OperationalError(f"{path}: cannot write: {err.strerror or err}") from err
+            tmp = Path(tmp_name)
+            temps.append((tmp, path))
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                tmp.chmod(_mode_for(path))
+            except OSError as err:
+                raise OperationalError(f"{path}: cannot write: {err.strerror or err}") from err
+        pause_point("write")
+        while temps:
+            tmp, path = temps[0]
+            try:
+                tmp.replace(path)
+            except OSError as err:
+                raise OperationalError(f"{path}: cannot write: {err.strerror or err}") from err
+            temps.pop(0)
+    finally:
+        for tmp, _ in temps:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    folder = path.parent if str(path.parent) else Path()
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        tmp = Path(tmp_name)
-    except OSError as err:
-        raise OperationalError(f"{path}: cannot write: {err.strerror or err}") from err
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            with contextlib.suppress(OSError):
-                tmp.chmod(path.stat().st_mode & 0o777)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            tmp.chmod(0o666 & ~umask)
-        tmp.replace(path)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise OperationalError(f"{path}: cannot write: {err.strerror or err}") from err
+    write_all_atomic([(path, data)])

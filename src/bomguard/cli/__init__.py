@@ -11,10 +11,14 @@ imported only when that command runs, so ``bomguard --help`` stays fast; what th
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from types import FrameType
+from typing import NoReturn
 
 import click
 
@@ -23,6 +27,18 @@ from bomguard.cli._common import EXIT_FAIL, EXIT_INPUT, EXIT_OPERATIONAL, EXIT_P
 from bomguard.errors import BomguardError
 
 __all__ = ["EXIT_FAIL", "EXIT_INPUT", "EXIT_OPERATIONAL", "EXIT_PASS", "cli", "main"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like SIGINT's KeyboardInterrupt so every cleanup runs the same way."""
+
+
+class _Signalled(BaseException):
+    """A KeyboardInterrupt or :class:`Terminated` carried past click to :func:`main`."""
+
+    def __init__(self, interrupt: KeyboardInterrupt) -> None:
+        super().__init__()
+        self.terminated = isinstance(interrupt, Terminated)
 
 
 class _LazyGroup(click.Group):
@@ -68,6 +84,13 @@ class _LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as err:
+            # click would turn it into Abort (after a blank line); main() reports it.
+            raise _Signalled(err) from err
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy and cmd_name not in self.commands:
             module, attr, _ = self.lazy[cmd_name]
@@ -82,17 +105,40 @@ def cli() -> None:
     """Turn an SBOM into supply-chain evidence: verified PEP 740 provenance and a verdict."""
 
 
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run the CLI; exits with the documented exit codes."""
+    """Run the CLI; exits with the documented exit codes.
+
+    SIGINT and SIGTERM unwind like an exception: temporary files are removed, worker
+    processes stopped, and the exit code is 130 or 143 with one line on stderr.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
+    previous = None
+    with contextlib.suppress(ValueError):  # not the main thread: signals are the caller's
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _run(args, verbose)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: list[str], verbose: bool) -> None:
     try:
         cli.main(args=args, prog_name="bomguard", standalone_mode=False)
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as err:
+        if isinstance(err.__cause__, KeyboardInterrupt):
+            _interrupted(isinstance(err.__cause__, Terminated))
         click.echo("bomguard: aborted", err=True)
         sys.exit(EXIT_OPERATIONAL)
+    except _Signalled as err:
+        _interrupted(err.terminated)
     except click.ClickException as err:
         err.show()
         sys.exit(EXIT_INPUT)
@@ -103,8 +149,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if verbose:
             traceback.print_exc()
         sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt as err:
+        _interrupted(isinstance(err, Terminated))
     except Exception as err:
         click.echo(f"bomguard: internal error: {type(err).__name__}: {err}", err=True)
         if verbose:
@@ -113,3 +159,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             click.echo("bomguard: run again with --verbose for a traceback", err=True)
         sys.exit(EXIT_OPERATIONAL)
     sys.exit(EXIT_PASS)
+
+
+def _interrupted(terminated: bool) -> NoReturn:
+    """One line on stderr; exit 143 for SIGTERM, 130 for SIGINT (128 + the signal)."""
+    name = "terminated (SIGTERM)" if terminated else "interrupted (SIGINT)"
+    click.echo(f"bomguard: {name}", err=True)
+    sys.exit(128 + (signal.SIGTERM if terminated else signal.SIGINT))

@@ -53,6 +53,46 @@ def _parse_report(value: str) -> tuple[str, Path]:
     return fmt, Path(path)
 
 
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _real_target(path: Path) -> Path:
+    """Where an in-place write goes: the file a symlink names, not the link."""
+    return Path(os.path.realpath(path))
+
+
+def _destinations(
+    output: str, verdict_path: Path | None, report_specs: Sequence[tuple[str, Path]]
+) -> list[Any]:
+    from bomguard._io import Destination
+
+    found = [] if output == "-" else [Destination("-o/--output", Path(output))]
+    if verdict_path is not None:
+        found.append(Destination("--verdict", verdict_path))
+    found.extend(Destination("--report", path) for _, path in report_specs)
+    return found
+
+
+def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes:
+    verdict = result.verdict.to_dict()
+    verdict["sbom"] = str(sbom)
+    verdict["evaluated_at"] = result.evaluated_at.isoformat()
+    verdict["drift"] = sorted(
+        drift, key=lambda e: (e["component"], e["kind"], e["source"], e["since"])
+    )
+    if result.trust_root is not None:
+        verdict["trust_root"] = {
+            "source": result.trust_root.source,
+            "instance": result.trust_root.instance,
+            "sha256": result.trust_root.sha256,
+        }
+    return (json.dumps(verdict, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
 @click.command()
 @click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -61,6 +101,12 @@ def _parse_report(value: str) -> tuple[str, Path]:
     default="-",
     show_default=True,
     help="Where to write the enriched SBOM ('-' for stdout).",
+)
+@click.option(
+    "--in-place",
+    is_flag=True,
+    help="Write the enriched SBOM over the input SBOM (atomically); without it, an "
+    "output that is the input is refused.",
 )
 @click.option(
     "--policy",
@@ -72,7 +118,7 @@ def _parse_report(value: str) -> tuple[str, Path]:
 @click.option(
     "--verdict",
     "verdict_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="Write the verdict document (JSON) here.",
 )
 @click.option(
@@ -148,6 +194,7 @@ def _parse_report(value: str) -> tuple[str, Path]:
 def enrich(
     sbom: Path,
     output: str,
+    in_place: bool,
     policies: Sequence[Path],
     verdict_path: Path | None,
     reports: Sequence[str],
@@ -166,13 +213,25 @@ def enrich(
     **index: Any,
 ) -> None:
     """Enrich SBOM with verified PEP 740 provenance and evaluate policies."""
-    from bomguard._io import write_atomic
-    from bomguard.errors import OperationalError
+    from bomguard._io import check_destinations, write_all_atomic
+    from bomguard.errors import InputError, OperationalError
     from bomguard.index import redact_url
     from bomguard.pipeline import EnrichOptions
     from bomguard.pipeline import enrich as run
 
     report_specs = [_parse_report(r) for r in reports]
+    if in_place:
+        if output not in ("-", str(sbom)) and not _same_path(Path(output), sbom):
+            raise InputError(f"--in-place writes over {sbom}, but -o names {output}")
+        output = str(sbom)
+    # Every destination is checked before any network work; all are written at the end.
+    destinations = _destinations(output, verdict_path, report_specs)
+    check_destinations(
+        destinations,
+        source=sbom,
+        in_place_option="-o/--output",
+        in_place=in_place,
+    )
     options = EnrichOptions(
         policies=tuple(policies),
         index=make_index_options(mirror=mirror, **index),
@@ -192,45 +251,37 @@ def enrich(
     finally:
         progress.close()
 
+    # Render every output in memory first: a failure here writes none of them.
     if validate_output:
         problem = result.document.validate()
         if problem is not None:
             raise OperationalError(f"the enriched SBOM does not validate: {problem}")
     data = result.document.serialize()
     drift = _drift_entries(result)
-    if output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    else:
-        write_atomic(Path(output), data)
+    files: list[tuple[Path, bytes]] = []
+    if output != "-":
+        files.append((_real_target(Path(output)) if in_place else Path(output), data))
     if verdict_path is not None:
-        verdict = result.verdict.to_dict()
-        verdict["sbom"] = str(sbom)
-        verdict["evaluated_at"] = result.evaluated_at.isoformat()
-        verdict["drift"] = sorted(
-            drift, key=lambda e: (e["component"], e["kind"], e["source"], e["since"])
-        )
-        if result.trust_root is not None:
-            verdict["trust_root"] = {
-                "source": result.trust_root.source,
-                "instance": result.trust_root.instance,
-                "sha256": result.trust_root.sha256,
-            }
-        text = json.dumps(verdict, indent=2, sort_keys=True) + "\n"
-        write_atomic(verdict_path, text.encode("utf-8"))
+        files.append((verdict_path, _verdict_json(result, sbom, drift)))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    summary: bytes | None = None
     if report_specs or summary_file:
         from bomguard.report import build_report, render
 
         facts = build_report(result, str(sbom))
-        for fmt, path in report_specs:
-            write_atomic(path, render(fmt, facts))
+        files.extend((path, render(fmt, facts)) for fmt, path in report_specs)
         if summary_file:
-            try:
-                with Path(summary_file).open("ab") as handle:
-                    handle.write(render("markdown", facts))
-            except OSError as err:
-                click.echo(f"bomguard: cannot append to GITHUB_STEP_SUMMARY: {err}", err=True)
+            summary = render("markdown", facts)
+    write_all_atomic(files)
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    if summary_file and summary is not None:
+        try:
+            with Path(summary_file).open("ab") as handle:
+                handle.write(summary)
+        except OSError as err:
+            click.echo(f"bomguard: cannot append to GITHUB_STEP_SUMMARY: {err}", err=True)
 
     for component in result.components:
         ev = result.evidence.get(component.locator)

@@ -24,7 +24,7 @@ import click
 
 from bomguard import __version__
 from bomguard.cli._common import EXIT_FAIL, EXIT_INPUT, EXIT_OPERATIONAL, EXIT_PASS
-from bomguard.errors import BomguardError
+from bomguard.errors import BomguardError, describe
 
 __all__ = ["EXIT_FAIL", "EXIT_INPUT", "EXIT_OPERATIONAL", "EXIT_PASS", "cli", "main"]
 
@@ -152,7 +152,7 @@ def _run(args: list[str], verbose: bool) -> None:
     except KeyboardInterrupt as err:
         _interrupted(isinstance(err, Terminated))
     except Exception as err:
-        click.echo(f"bomguard: internal error: {type(err).__name__}: {err}", err=True)
+        click.echo(f"bomguard: internal error: {describe(err)}", err=True)
         if verbose:
             traceback.print_exc()
         else:

@@ -12,6 +12,9 @@ from bomguard.cli._common import EXIT_PASS, Progress, index_options, make_index_
 
 __all__ = ["fetch"]
 
+#: How many of the releases or files that could not be fetched an error names.
+_SHOWN = 5
+
 
 @click.command()
 @click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
@@ -21,13 +24,20 @@ __all__ = ["fetch"]
     type=click.Path(file_okay=False, path_type=Path),
     help="The directory to write the mirror into (created if missing).",
 )
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Exit 0 even when some releases or files could not be fetched (their components "
+    "will be 'unknown' offline).",
+)
 @index_options
 @click.option("-v", "--verbose", is_flag=True, help="Tracebacks on errors.")
-def fetch(sbom: Path, into: Path, verbose: bool, **index: Any) -> None:
+def fetch(sbom: Path, into: Path, allow_partial: bool, verbose: bool, **index: Any) -> None:
     """Fetch the pages and provenance SBOM needs into a mirror, for offline runs.
 
     A later 'bomguard enrich SBOM --mirror DIR --trust-root embedded' makes no network
-    request at all and gives the same statuses.
+    request at all and gives the same statuses. A partial mirror (something could not be
+    fetched) exits 3 unless --allow-partial.
     """
     from bomguard.errors import OperationalError
     from bomguard.pipeline import EnrichOptions
@@ -49,4 +59,12 @@ def fetch(sbom: Path, into: Path, verbose: bool, **index: Any) -> None:
         + (f" ({counts['unknown']} could not be fetched)" if counts["unknown"] else ""),
         err=True,
     )
+    failed: list[str] = counts["failed"]
+    if failed and not allow_partial:
+        shown = ", ".join(failed[:_SHOWN]) + (", ..." if len(failed) > _SHOWN else "")
+        raise OperationalError(
+            f"{into}: the mirror is partial: {len(failed)} could not be fetched ({shown})",
+            hint="run 'bomguard enrich' online to see why, or pass --allow-partial to "
+            "accept a partial mirror (those components are 'unknown' offline)",
+        )
     sys.exit(EXIT_PASS)

@@ -21,7 +21,6 @@ from helpers import cdx, pypi, run_cli, write_json
 from bomguard._io import write_all_atomic
 from bomguard.errors import OperationalError
 
-ROOT = Path(__file__).parent.parent
 EMBEDDED = ["--trust-root", "embedded"]
 
 
@@ -187,7 +186,10 @@ def test_write_all_atomic_is_all_or_none(tmp_path):
 
 
 def _start(args: list[str], **env: str) -> subprocess.Popen[str]:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **env}
+    import bomguard
+
+    source = Path(bomguard.__file__).parent.parent  # the code under test, in the child too
+    environment = {**os.environ, "PYTHONPATH": str(source), **env}
     return subprocess.Popen(
         [sys.executable, "-m", "bomguard", *args],
         stdout=subprocess.PIPE,
@@ -297,3 +299,21 @@ def test_signal_while_verifying_stops_every_worker(index_server, tmp_path, sig, 
     _assert_gone(proc.pid)
     assert _listing(out.parent) == []
     assert sbom.read_bytes() == before
+
+
+def test_a_fifo_or_device_output_is_written_to_not_replaced(tmp_path):
+    """``-o /dev/null`` or a FIFO: written into, never renamed over."""
+    import stat
+    import threading
+
+    sbom = _offline_sbom(tmp_path)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    assert run_cli(["enrich", str(sbom), "-o", str(fifo), *EMBEDDED]) == 0
+    reader.join(timeout=10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received and json.loads(received[0])["bomFormat"] == "CycloneDX"
+    assert _listing(tmp_path) == ["in.cdx.json", "pipe"]

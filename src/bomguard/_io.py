@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -94,6 +95,8 @@ def check_destinations(
         seen[ident] = dest
         if dest.path.is_dir():
             raise InputError(f"{where}: is a directory")
+        if _is_stream(dest.path):
+            continue  # written to directly, not replaced
         folder = _folder(dest.path)
         if not folder.exists():
             raise InputError(f"{where}: the directory {folder} does not exist")
@@ -119,15 +122,29 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
+def _is_stream(path: Path) -> bool:
+    """An existing destination that is not a regular file (``/dev/null``, a FIFO)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 def write_all_atomic(outputs: Sequence[tuple[Path, bytes]]) -> None:
     """Write every ``(path, data)`` or none: temporary files first, then the renames.
 
     Raises :class:`OperationalError` (exit 3) naming the file that could not be written;
     on any failure or interrupt, every temporary file is removed and no path is touched.
+    A destination that is a device or a FIFO (``-o /dev/null``) is written to directly,
+    after the renames, never replaced.
     """
     temps: list[tuple[Path, Path]] = []
+    streams = [(path, data) for path, data in outputs if _is_stream(path)]
     try:
         for path, data in outputs:
+            if _is_stream(path):
+                continue
             folder = _folder(path)
             try:
                 fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -151,6 +168,12 @@ def write_all_atomic(outputs: Sequence[tuple[Path, bytes]]) -> None:
             except OSError as err:
                 raise OperationalError(f"{path}: cannot write: {err.strerror or err}") from err
             temps.pop(0)
+        for path, data in streams:
+            try:
+                with path.open("wb") as handle:
+                    handle.write(data)
+            except OSError as err:
+                raise OperationalError(f"{path}: cannot write: {err.strerror or err}") from err
     finally:
         for tmp, _ in temps:
             with contextlib.suppress(OSError):

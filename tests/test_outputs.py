@@ -92,20 +92,26 @@ def test_in_place_with_another_output_is_a_usage_error(tmp_path, capsys):
         ["--in-place", "--verdict", "IN"],
         ["-o", "A", "--verdict", "A"],
         ["--verdict", "A", "--report", "sarif:A"],
+        ["--policy", "POLICY", "--verdict", "POLICY"],
+        ["--baseline", "BASE", "-o", "BASE"],
         ["--report", "html:A", "--report", "markdown:A"],
     ],
 )
 def test_outputs_may_not_collide_with_the_input_or_each_other(tmp_path, capsys, extra):
     sbom = _offline_sbom(tmp_path)
-    before = sbom.read_bytes()
-    names = {"IN": str(sbom), "A": str(tmp_path / "a.out")}
+    policy = tmp_path / "policy.yaml"
+    policy.write_bytes((Path(__file__).parent.parent / "policies" / "baseline.yaml").read_bytes())
+    base = _offline_sbom(tmp_path, name="base.json")
+    names = {"IN": str(sbom), "A": str(tmp_path / "a.out"), "POLICY": str(policy)}
+    names["BASE"] = str(base)
+    inputs = {p: p.read_bytes() for p in (sbom, policy, base)}
     args = [names.get(a, a) for a in extra]
     args = [a.replace(":IN", f":{sbom}").replace(":A", f":{names['A']}") for a in args]
     assert run_cli(["enrich", str(sbom), *args, *EMBEDDED]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
-    assert sbom.read_bytes() == before
-    assert _listing(tmp_path) == ["in.cdx.json"]
+    assert {p: p.read_bytes() for p in inputs} == inputs
+    assert _listing(tmp_path) == ["base.json", "in.cdx.json", "policy.yaml"]
 
 
 # -- every destination is checked before any network work -----------------------------

@@ -63,32 +63,32 @@ def _folder(path: Path) -> Path:
 
 def check_destinations(
     destinations: Sequence[Destination],
+    inputs: Sequence[Destination] = (),
     *,
-    source: Path | None = None,
-    source_option: str = "SBOM",
-    in_place_option: str | None = None,
+    in_place_pair: tuple[str, str] | None = None,
     in_place: bool = False,
 ) -> None:
     """Raise :class:`InputError` (exit 2) unless every destination can be written.
 
-    ``source`` is the input: no destination may be it (through a symlink or a hard link
-    too), except the one named by ``in_place_option`` when ``in_place`` is set. No two
+    No destination may be one of the ``inputs`` (through a symlink or a hard link too),
+    except that with ``in_place`` the destination and input options named by
+    ``in_place_pair`` (say ``("-o/--output", "SBOM")``) may be the same file. No two
     destinations may be the same file. Each destination's directory must exist and accept
     a new file (probed by creating and removing one), and it must not be a directory.
     """
     seen: dict[tuple[object, ...], Destination] = {}
-    source_id = _identity(source) if source is not None else None
+    read = [(_identity(source.path), source) for source in inputs]
     for dest in destinations:
         where = f"{dest.option} {dest.path}"
         ident = _identity(dest.path)
-        if source is not None and ident == source_id:
-            if dest.option != in_place_option:
-                raise InputError(f"{where}: is the input {source_option} {source}")
-            if not in_place:
-                raise InputError(
-                    f"{where}: is the input {source_option} {source} "
-                    "(--in-place overwrites it on purpose)"
-                )
+        for source_id, source in read:
+            if ident != source_id:
+                continue
+            pair = (dest.option, source.option) == in_place_pair
+            if pair and in_place:
+                continue
+            hint = " (--in-place overwrites it on purpose)" if pair else ""
+            raise InputError(f"{where}: is the input {source.option} {source.path}{hint}")
         if ident in seen:
             other = seen[ident]
             raise InputError(f"{where}: the same file as {other.option} {other.path}")

@@ -213,7 +213,7 @@ def enrich(
     **index: Any,
 ) -> None:
     """Enrich SBOM with verified PEP 740 provenance and evaluate policies."""
-    from bomguard._io import check_destinations, write_all_atomic
+    from bomguard._io import Destination, check_destinations, write_all_atomic
     from bomguard.errors import InputError, OperationalError
     from bomguard.index import redact_url
     from bomguard.pipeline import EnrichOptions
@@ -226,11 +226,10 @@ def enrich(
         output = str(sbom)
     # Every destination is checked before any network work; all are written at the end.
     destinations = _destinations(output, verdict_path, report_specs)
+    inputs = [Destination("SBOM", sbom), *(Destination("--policy", p) for p in policies)]
+    inputs += [Destination(o, p) for o, p in (("--baseline", baseline), ("--pins", pins)) if p]
     check_destinations(
-        destinations,
-        source=sbom,
-        in_place_option="-o/--output",
-        in_place=in_place,
+        destinations, inputs, in_place_pair=("-o/--output", "SBOM"), in_place=in_place
     )
     options = EnrichOptions(
         policies=tuple(policies),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bomguard._cli import main
+from bomguard.cli import main
 
 ATTESTATION_COMMENT = "bomguard: PEP 740 provenance (PyPI Integrity API)"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bomguard._cli import cli
+from bomguard.cli import cli
 
 ROOT = Path(__file__).parent.parent
 

@@ -11,7 +11,7 @@ HEAVY = ("sigstore", "celpy", "jsonschema", "httpx", "pydantic", "cyclonedx", "l
 def test_help_imports_no_heavy_library():
     code = (
         "import sys\n"
-        "from bomguard._cli import main\n"
+        "from bomguard.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         f"print('LOADED:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
@@ -34,3 +34,14 @@ def test_jsonschema_is_imported_without_the_slow_rfc3987_grammar():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert out.strip() == "False"
+
+
+def test_every_command_is_lazy_and_its_listed_help_is_its_own():
+    """``bomguard --help`` lists each command with the short help the command itself has."""
+    from bomguard.cli import cli
+
+    for name, (_, _, listed) in cli.lazy.items():  # type: ignore[attr-defined]
+        command = cli.get_command(None, name)  # type: ignore[arg-type]
+        assert command is not None and command.name == name
+        first_line = (command.help or "").strip().splitlines()[0]
+        assert listed.rstrip(".").split(" ")[:3] == first_line.rstrip(".").split(" ")[:3], name

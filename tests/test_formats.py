@@ -742,3 +742,14 @@ def test_cli_enriches_every_format_with_verified_provenance(fmt, real_index, tmp
     assert set(statuses.values()) == {"verified"}, statuses
     # The provenance URLs the index advertised are in the document as references.
     assert out.read_bytes().count(b"/provenance") >= len(releases)
+
+
+@pytest.mark.parametrize("input_format", [None, "spdx3-jsonld"])
+def test_a_foreign_jsonld_context_is_named_not_called_missing(input_format):
+    raw = b'{"@context": "https://schema.org/", "@graph": []}'
+    with pytest.raises(InputError) as caught:
+        parse_sbom(raw, Path("ld.json"), input_format=input_format).components()
+    message = str(caught.value)
+    assert message.startswith("ld.json: ")
+    assert 'the @context is "https://schema.org/", not SPDX 3\'s' in message
+    assert "no SPDX 3 @context" not in message

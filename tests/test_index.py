@@ -101,6 +101,18 @@ def test_offline_mirror_gives_the_same_statuses_with_no_network(real_index, data
     sbom = tmp_path / "in.json"
     mirror = tmp_path / "mirror"
     code = run_cli(["fetch", str(sbom), "--into", str(mirror), "--index-url", server.index_url])
+    assert code == 3  # not-on-the-index: a partial mirror is an error unless allowed
+    code = run_cli(
+        [
+            "fetch",
+            str(sbom),
+            "--into",
+            str(mirror),
+            "--index-url",
+            server.index_url,
+            "--allow-partial",
+        ]
+    )
     assert code == 0
     manifest = json.loads((mirror / "manifest.json").read_text())
     assert manifest["format"] == "bomguard-mirror/1"
@@ -346,7 +358,7 @@ def test_library_fetch_and_mirror(real_index, tmp_path):
     from bomguard.pipeline import fetch
 
     counts = fetch(sbom, tmp_path / "m", options)
-    assert counts == {"releases": 1, "files": 1, "provenance": 1, "unknown": 0}
+    assert counts == {"releases": 1, "files": 1, "provenance": 1, "unknown": 0, "failed": []}
 
 
 def test_concurrent_runs_share_a_cache_safely(real_index, tmp_path):
@@ -414,3 +426,20 @@ def test_pages_fresh_by_cache_control_are_not_asked_again(real_index, tmp_path):
     for _ in range(2):
         _run(server, tmp_path, doc, "--cache-dir", str(cache_dir), "--drift-depth", "0")
     assert server.count("/simple/sigstore/") == 2
+
+
+def test_a_partial_mirror_is_an_error_unless_allowed(real_index, tmp_path, capsys):
+    server, _ = real_index
+    missing = [pypi(f"not-on-the-index-{i}", "1.0") for i in range(7)]
+    sbom = write_json(tmp_path / "in.json", cdx([pypi("sigstore", "3.6.1"), *missing]))
+    mirror = tmp_path / "mirror"
+    args = ["fetch", str(sbom), "--into", str(mirror), "--index-url", server.index_url]
+    assert run_cli(args) == 3
+    err = capsys.readouterr().err
+    assert "7 could not be fetched" in err
+    error = next(line for line in err.splitlines() if line.startswith("bomguard: error:"))
+    assert "partial" in error and "not-on-the-index-0==1.0" in error
+    assert "not-on-the-index-6" not in error  # the first few, not all
+    assert "--allow-partial" in err
+    assert run_cli([*args, "--allow-partial"]) == 0
+    assert (mirror / "manifest.json").exists()

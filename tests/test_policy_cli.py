@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 from test_policy import HEAD, write
 
-from bomguard._cli_policy import policy_group
+from bomguard.cli.policy import policy_group
 from bomguard.policy import (
     FUNCTIONS,
     check_policies,
@@ -276,7 +276,7 @@ def test_policy_examples_in_the_docs_load(tmp_path: Path) -> None:
 
 def test_exit_codes_through_the_main_entry_point(tmp_path: Path) -> None:
     """Registered with ``cli.add_command(policy_group)``, the group keeps its exit codes."""
-    from bomguard import _cli
+    from bomguard import cli as _cli
 
     registered = "policy" in _cli.cli.commands
     if not registered:

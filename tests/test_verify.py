@@ -302,3 +302,39 @@ def test_trust_root_file_and_its_errors(tmp_path):
         load_trust_root(str(bad))
     with pytest.raises(InputError, match=r"missing\.json"):
         load_trust_root(str(tmp_path / "missing.json"))
+
+
+def test_a_failed_tuf_refresh_names_the_underlying_cause(monkeypatch):
+    """TUF wraps a DNS failure in an exception with no message of its own: the error
+    carries the cause, not 'SlowRetrievalError: '."""
+    import socket
+
+    from bomguard.errors import OperationalError
+
+    def no_dns(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setenv("BOMGUARD_TUF_URL", "http://tuf.example.invalid")
+    with pytest.raises(OperationalError) as info:
+        load_trust_root("tuf")
+    message = info.value.message
+    assert "Name or service not known" in message, message
+    assert not message.rstrip().endswith(":"), message
+
+
+def test_describe_walks_the_cause_chain():
+    from bomguard.errors import describe
+
+    class Wrapper(Exception):
+        pass
+
+    try:
+        try:
+            raise OSError("[Errno -2] Name or service not known")
+        except OSError as inner:
+            raise Wrapper() from inner
+    except Wrapper as err:
+        assert describe(err) == "Wrapper: OSError: [Errno -2] Name or service not known"
+    assert describe(ValueError("plain")) == "ValueError: plain"
+    assert describe(ValueError()) == "ValueError"

@@ -1,6 +1,6 @@
 """``python -m bomguard``."""
 
-from bomguard._cli import main
+from bomguard.cli import main
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,7 @@ import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from bomguard.drift import Expectation, assess, load_baseline, load_pins
 from bomguard.index import (
@@ -289,10 +290,12 @@ def fetch(
     options: EnrichOptions | None = None,
     *,
     observer: Observer | None = None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Write everything a later offline run of ``sbom`` needs into a mirror at ``into``.
 
-    Returns counts: ``releases`` looked up, ``files`` found, ``provenance`` objects kept.
+    Returns counts: ``releases`` looked up, ``files`` found, ``provenance`` objects kept,
+    ``unknown`` releases and files that could not be fetched; and ``failed``: those,
+    named (``project==version`` or a file name), in SBOM order.
     """
     options = options or EnrichOptions()
     components = read_sbom(sbom, options.input_format).components()
@@ -305,12 +308,21 @@ def fetch(
 
     results = fetch_mirror(list(requests.values()), into, options.index, observer, follow)
     files = [f for r in results.values() for f in r.files]
+    failed = [
+        name
+        for r in results.values()
+        for name in (
+            [f"{r.request.project}=={r.request.version}"]
+            if r.error
+            else [f.filename for f in r.files if f.state is FetchState.UNKNOWN]
+        )
+    ]
     return {
         "releases": len(results),
         "files": len(files),
         "provenance": sum(1 for f in files if f.state is FetchState.PRESENT),
-        "unknown": sum(1 for r in results.values() if r.error)
-        + sum(1 for f in files if f.state is FetchState.UNKNOWN),
+        "unknown": len(failed),
+        "failed": failed,
     }
 
 

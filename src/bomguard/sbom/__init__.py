@@ -140,13 +140,27 @@ def _from_json(
         wanted = {
             "cyclonedx-json": 'no "bomFormat": "CycloneDX"',
             "spdx-json": 'no "spdxVersion"',
-            "spdx3-jsonld": "no SPDX 3 @context",
+            "spdx3-jsonld": _spdx3_context_problem(data),
         }
         raise _mismatch(label, input_format, wanted.get(input_format, "not JSON"))
+    if isinstance(data, dict) and "@context" in data:
+        raise InputError(
+            f"{label}: @context: a JSON-LD document, but {_spdx3_context_problem(data)}"
+        )
     raise InputError(
         f"{label}: a JSON document, but neither CycloneDX (bomFormat), SPDX 2 (spdxVersion) "
         "nor SPDX 3 JSON-LD (@context)"
     )
+
+
+def _spdx3_context_problem(data: object) -> str:
+    """Why ``data`` is not SPDX 3 JSON-LD as far as its ``@context`` goes."""
+    if not isinstance(data, dict) or "@context" not in data:
+        return "no SPDX 3 @context"
+    shown = json.dumps(data["@context"])
+    if len(shown) > 100:
+        shown = shown[:97] + "..."
+    return f"the @context is {shown}, not SPDX 3's"
 
 
 def _from_xml(raw: bytes, path: Path | None, label: str, input_format: str | None) -> SbomDocument:

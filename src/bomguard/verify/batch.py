@@ -20,7 +20,10 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -204,9 +207,25 @@ class _ResultCache:
 _worker_verifier: ProvenanceVerifier | None = None
 
 
-def _init_worker(trust_root: TrustRoot) -> None:
+def _init_worker(trust_root: TrustRoot, parent: int) -> None:
+    """Set a worker up: it dies with its parent and leaves signals to the parent.
+
+    SIGINT (a terminal's Ctrl-C reaches the whole process group) is ignored: the parent
+    stops the pool. SIGTERM gets its default action back (a forked worker inherits the
+    parent's Python handler), so terminating a worker ends it at once. A thread watches
+    for the parent's death (SIGKILL leaves no chance to clean up) and exits the worker.
+    """
     global _worker_verifier
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     _worker_verifier = ProvenanceVerifier(trust_root)
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _verify_in_worker(job: VerifyJob) -> dict[str, Any]:
@@ -226,7 +245,25 @@ def _pool_size(jobs: int, workers: int | None) -> int:
 
 
 def _new_pool(trust_root: TrustRoot, size: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=size, initializer=_init_worker, initargs=(trust_root,))
+    return ProcessPoolExecutor(
+        max_workers=size, initializer=_init_worker, initargs=(trust_root, os.getpid())
+    )
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool`` now: cancel what is queued and terminate the workers (idempotent).
+
+    For the error and interrupt paths: ``shutdown()`` alone would wait for every queued
+    file to be verified first.
+    """
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=5)
 
 
 def _from_worker(dumped: dict[str, Any]) -> FileVerdict:
@@ -259,7 +296,8 @@ def verify_batch(
             todo[key] = job
     size = _pool_size(len(todo), workers)
     if size:
-        with _new_pool(trust_root, size) as pool:
+        pool = _new_pool(trust_root, size)
+        try:
             chunk = max(1, len(todo) // (size * 8))
             for key, dumped in zip(
                 todo, pool.map(_verify_in_worker, todo.values(), chunksize=chunk), strict=True
@@ -269,6 +307,10 @@ def verify_batch(
                 cache.put(key, loaded)
                 if on_done is not None:
                     on_done(todo[key].filename)
+        except BaseException:
+            _stop_pool(pool)
+            raise
+        pool.shutdown()
     elif todo:
         verifier = ProvenanceVerifier(trust_root)
         for key, job in todo.items():
@@ -329,9 +371,9 @@ class VerifyStream:
         self.futures[key] = (job, self.pool.submit(_verify_in_worker, job))
 
     def close(self) -> None:
-        """Stop the worker pool (idempotent; :meth:`finish` also does this)."""
+        """Stop the worker pool now, queued work and all (idempotent; for ``finally``)."""
         if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+            _stop_pool(self.pool)
 
     def finish(self, jobs: Sequence[VerifyJob]) -> list[FileVerdict]:
         """Verdicts for ``jobs`` (submitting any not submitted yet), in their order."""
@@ -352,6 +394,8 @@ class VerifyStream:
                 self.cache.put(key, loaded)
                 if self.on_done is not None:
                     self.on_done(job.filename)
-        finally:
-            self.pool.shutdown()
+        except BaseException:
+            _stop_pool(self.pool)
+            raise
+        self.pool.shutdown()
         return [self.results[job.key(self.trust_root)] for job in jobs]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from bomguard.errors import InputError, OperationalError
+from bomguard.errors import InputError, OperationalError, describe
 
 __all__ = ["PRODUCTION_TUF_URL", "STAGING_TUF_URL", "TrustRoot", "load_trust_root"]
 
@@ -102,7 +102,7 @@ def _refresh_over_tuf(tuf_url: str, staging: bool) -> bytes:
         except Exception as err:
             raise OperationalError(
                 f"could not refresh the Sigstore trust root over TUF from {tuf_url}: "
-                f"{type(err).__name__}: {err}",
+                f"{describe(err)}",
                 hint=_HINT,
             ) from err
 

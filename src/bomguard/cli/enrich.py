@@ -1,0 +1,315 @@
+"""``bomguard enrich``: the enriched SBOM, the verdict and the reports of one SBOM."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bomguard.cli._common import EXIT_FAIL, EXIT_PASS, Progress, index_options, make_index_options
+from bomguard.sbom import FORMATS as SBOM_FORMATS
+
+__all__ = ["enrich"]
+
+
+def _drift_entries(result: Any) -> list[dict[str, Any]]:
+    """Every drift event, in component order, with its one-line summary."""
+    entries = []
+    for component in result.components:
+        evidence = result.evidence.get(component.locator)
+        if evidence is None:
+            continue
+        name = component.pypi.raw_name if component.pypi else component.name
+        for event in evidence.drift:
+            entries.append(
+                {
+                    "component": component.purl or f"{name}@{component.version or ''}",
+                    "kind": event.kind,
+                    "before": event.before,
+                    "after": event.after,
+                    "source": event.source.value,
+                    "since": event.since,
+                    "asserted_by_index": event.asserted_by_index,
+                    "summary": event.summary(name, component.version or ""),
+                }
+            )
+    return entries
+
+
+def _parse_report(value: str) -> tuple[str, Path]:
+    from bomguard.report import FORMATS
+
+    fmt, sep, path = value.partition(":")
+    if not sep or not path or fmt not in FORMATS:
+        raise click.BadParameter(
+            f"{value!r}: expected FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}",
+            param_hint="'--report'",
+        )
+    return fmt, Path(path)
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _real_target(path: Path) -> Path:
+    """Where an in-place write goes: the file a symlink names, not the link."""
+    return Path(os.path.realpath(path))
+
+
+def _destinations(
+    output: str, verdict_path: Path | None, report_specs: Sequence[tuple[str, Path]]
+) -> list[Any]:
+    from bomguard._io import Destination
+
+    found = [] if output == "-" else [Destination("-o/--output", Path(output))]
+    if verdict_path is not None:
+        found.append(Destination("--verdict", verdict_path))
+    found.extend(Destination("--report", path) for _, path in report_specs)
+    return found
+
+
+def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes:
+    verdict = result.verdict.to_dict()
+    verdict["sbom"] = str(sbom)
+    verdict["evaluated_at"] = result.evaluated_at.isoformat()
+    verdict["drift"] = sorted(
+        drift, key=lambda e: (e["component"], e["kind"], e["source"], e["since"])
+    )
+    if result.trust_root is not None:
+        verdict["trust_root"] = {
+            "source": result.trust_root.source,
+            "instance": result.trust_root.instance,
+            "sha256": result.trust_root.sha256,
+        }
+    return (json.dumps(verdict, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+@click.command()
+@click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    help="Where to write the enriched SBOM ('-' for stdout).",
+)
+@click.option(
+    "--in-place",
+    is_flag=True,
+    help="Write the enriched SBOM over the input SBOM (atomically); without it, an "
+    "output that is the input is refused.",
+)
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A policy file (repeatable). Default: fail only on invalid provenance.",
+)
+@click.option(
+    "--verdict",
+    "verdict_path",
+    type=click.Path(path_type=Path),
+    help="Write the verdict document (JSON) here.",
+)
+@click.option(
+    "--report",
+    "reports",
+    multiple=True,
+    metavar="FORMAT:PATH",
+    help="Also write a report: html, sarif, markdown or junit (repeatable). With "
+    "GITHUB_STEP_SUMMARY set, a Markdown summary is appended there too.",
+)
+@click.option(
+    "--strict", is_flag=True, help="Also fail when a PyPI component's provenance is unknown."
+)
+@click.option(
+    "--trust-root",
+    default="tuf",
+    show_default=True,
+    help="'tuf' (refresh online), 'embedded' (shipped with sigstore, no network) or a "
+    "trusted_root.json file.",
+)
+@click.option("--staging", is_flag=True, help="Use Sigstore's staging instance.")
+@click.option(
+    "--drift-depth",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 20),
+    help="Compare each release's publisher identity with this many earlier releases "
+    "on the index (0: off).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An SBOM bomguard enriched earlier: the identities it recorded are expected again.",
+)
+@click.option(
+    "--pins",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Expected identities: a pylock.toml with attestation-identities, or a pin file.",
+)
+@click.option(
+    "--mirror",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Read pages and provenance from a 'bomguard fetch' directory: no network.",
+)
+@index_options
+@click.option(
+    "--cel-engine",
+    type=click.Choice(["auto", "python", "cpp"]),
+    default="auto",
+    show_default=True,
+    help="CEL engine: 'auto' picks Google's cel-expr-python ('cpp', about 50x faster; "
+    "pip install 'bomguard[cpp]') when installed, else cel-python ('python', the engine "
+    "of record); both give identical decisions.",
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(SBOM_FORMATS),
+    help="The SBOM's format, when detecting it from the content is not wanted.",
+)
+@click.option(
+    "--embed-evidence/--no-embed-evidence",
+    default=None,
+    help="Embed each provenance object in CycloneDX 1.6+ declarations, so the SBOM can be "
+    "re-verified offline with 'bomguard verify' (default: on where the format has "
+    "declarations). Off: the evidence links to the index instead.",
+)
+@click.option(
+    "--validate-output",
+    is_flag=True,
+    help="Validate the enriched SBOM against its official schema before writing it.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Per-component detail and tracebacks.")
+def enrich(
+    sbom: Path,
+    output: str,
+    in_place: bool,
+    policies: Sequence[Path],
+    verdict_path: Path | None,
+    reports: Sequence[str],
+    strict: bool,
+    trust_root: str,
+    staging: bool,
+    drift_depth: int,
+    baseline: Path | None,
+    pins: Path | None,
+    mirror: Path | None,
+    input_format: str | None,
+    cel_engine: str,
+    embed_evidence: bool | None,
+    validate_output: bool,
+    verbose: bool,
+    **index: Any,
+) -> None:
+    """Enrich SBOM with verified PEP 740 provenance and evaluate policies."""
+    from bomguard._io import Destination, check_destinations, write_all_atomic
+    from bomguard.errors import InputError, OperationalError
+    from bomguard.index import redact_url
+    from bomguard.pipeline import EnrichOptions
+    from bomguard.pipeline import enrich as run
+
+    report_specs = [_parse_report(r) for r in reports]
+    if in_place:
+        if output not in ("-", str(sbom)) and not _same_path(Path(output), sbom):
+            raise InputError(f"--in-place writes over {sbom}, but -o names {output}")
+        output = str(sbom)
+    # Every destination is checked before any network work; all are written at the end.
+    destinations = _destinations(output, verdict_path, report_specs)
+    inputs = [Destination("SBOM", sbom), *(Destination("--policy", p) for p in policies)]
+    inputs += [Destination(o, p) for o, p in (("--baseline", baseline), ("--pins", pins)) if p]
+    check_destinations(
+        destinations, inputs, in_place_pair=("-o/--output", "SBOM"), in_place=in_place
+    )
+    options = EnrichOptions(
+        policies=tuple(policies),
+        index=make_index_options(mirror=mirror, **index),
+        trust_root=trust_root,
+        staging=staging,
+        strict=strict,
+        drift_depth=drift_depth,
+        baseline=baseline,
+        pins=pins,
+        input_format=input_format,
+        cel_engine=cel_engine,
+        embed_evidence=embed_evidence,
+    )
+    progress = Progress(sys.stderr.isatty())
+    try:
+        result = run(sbom, options, observer=progress)
+    finally:
+        progress.close()
+
+    # Render every output in memory first: a failure here writes none of them.
+    if validate_output:
+        problem = result.document.validate()
+        if problem is not None:
+            raise OperationalError(f"the enriched SBOM does not validate: {problem}")
+    data = result.document.serialize()
+    drift = _drift_entries(result)
+    files: list[tuple[Path, bytes]] = []
+    if output != "-":
+        files.append((_real_target(Path(output)) if in_place else Path(output), data))
+    if verdict_path is not None:
+        files.append((verdict_path, _verdict_json(result, sbom, drift)))
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    summary: bytes | None = None
+    if report_specs or summary_file:
+        from bomguard.report import build_report, render
+
+        facts = build_report(result, str(sbom))
+        files.extend((path, render(fmt, facts)) for fmt, path in report_specs)
+        if summary_file:
+            summary = render("markdown", facts)
+    write_all_atomic(files)
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    if summary_file and summary is not None:
+        try:
+            with Path(summary_file).open("ab") as handle:
+                handle.write(summary)
+        except OSError as err:
+            click.echo(f"bomguard: cannot append to GITHUB_STEP_SUMMARY: {err}", err=True)
+
+    for component in result.components:
+        ev = result.evidence.get(component.locator)
+        if ev is None:
+            continue
+        label = component.purl or component.name
+        if verbose:
+            click.echo(f"{ev.status.value:>14}  {label}  {ev.reason}".rstrip(), err=True)
+    for entry in drift:
+        click.echo(f"DRIFT: {entry['summary']}", err=True)
+    for expired in result.verdict.expired_waivers:
+        waiver = expired.waiver
+        click.echo(
+            f"WARNING: {expired.policy}: the waiver of rule {waiver.rule} for "
+            f"{waiver.purl or waiver.name or 'the SBOM'} expired on {waiver.expires.isoformat()} "
+            "and is ignored",
+            err=True,
+        )
+    for violation in result.verdict.violations:
+        click.echo(
+            f"{violation.severity.upper()}: {violation.rule}: {violation.component}: "
+            f"{violation.message}",
+            err=True,
+        )
+    counts = ", ".join(f"{n} {s}" for s, n in result.verdict.counts.items() if n)
+    source = f"mirror {mirror}" if mirror is not None else f"index {redact_url(index['index_url'])}"
+    click.echo(
+        f"bomguard: {len(result.components)} components ({counts or 'none'}); "
+        f"{source}; verdict: {result.verdict.verdict}",
+        err=True,
+    )
+    sys.exit(EXIT_PASS if result.verdict.verdict == "pass" else EXIT_FAIL)

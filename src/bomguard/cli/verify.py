@@ -1,0 +1,51 @@
+"""``bomguard verify``: re-verify an enriched SBOM offline from its embedded evidence."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bomguard.cli._common import EXIT_FAIL, EXIT_PASS
+
+__all__ = ["verify"]
+
+
+@click.command()
+@click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--trust-root",
+    default="embedded",
+    show_default=True,
+    help="'embedded' (shipped with sigstore, no network), a trusted_root.json file, or "
+    "'tuf' (refresh online).",
+)
+@click.option("--staging", is_flag=True, help="Use Sigstore's staging instance.")
+@click.option("-v", "--verbose", is_flag=True, help="One line per component.")
+def verify(sbom: Path, trust_root: str, staging: bool, verbose: bool) -> None:
+    """Re-verify an enriched SBOM offline from the provenance embedded in it.
+
+    Exits 1 if any component's status would now differ from the one recorded (altered
+    evidence or digests, or a 'verified' component that carries no evidence).
+    """
+    from bomguard.reverify import reverify
+
+    findings = reverify(sbom, trust_root=trust_root, staging=staging)
+    differing = [f for f in findings if f.differs]
+    for finding in findings:
+        if finding.differs or verbose:
+            mark = "FAIL" if finding.differs else "OK"
+            detail = f": {finding.reason}" if finding.reason and finding.differs else ""
+            click.echo(
+                f"{mark}: {finding.component}: recorded {finding.recorded}, now {finding.now}"
+                f"{detail}",
+                err=True,
+            )
+    checked = sum(f.files_checked for f in findings)
+    click.echo(
+        f"bomguard: {len(findings)} components, {checked} embedded provenance objects "
+        f"re-verified; {len(differing)} differ from the record",
+        err=True,
+    )
+    sys.exit(EXIT_FAIL if differing else EXIT_PASS)

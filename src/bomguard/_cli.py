@@ -34,6 +34,10 @@ class _Progress:
         self.counts = {"page": 0, "provenance": 0, "verify": 0, "retry": 0}
 
     def __call__(self, event: str, detail: str) -> None:
+        if event == "cache-tampered":
+            self.close()
+            click.echo(f"WARNING: cache: {detail}", err=True)
+            return
         if event in self.counts:
             self.counts[event] += 1
         if self.enabled:
@@ -93,12 +97,28 @@ def cli() -> None:
     """Turn an SBOM into supply-chain evidence: verified PEP 740 provenance and a verdict."""
 
 
+def _check_index_urls(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse, before any work, a value that is no index URL: one line naming the option."""
+    from bomguard.errors import InputError
+    from bomguard.index import index_url_problem, redact_url
+
+    for url in (value,) if isinstance(value, str) else value:
+        problem = index_url_problem(url)
+        if problem is not None:
+            option = param.opts[0]
+            if ctx.get_parameter_source(param.name or "") is click.core.ParameterSource.ENVIRONMENT:
+                option = f"BOMGUARD_INDEX_URL (for {option})"
+            raise InputError(f"{option} {redact_url(url)!r} {problem}")
+    return value
+
+
 def _index_options(func: Callable[..., None]) -> Callable[..., None]:
     """The options that say where and how to fetch provenance (shared by commands)."""
     options = [
         click.option(
             "--index-url",
             envvar="BOMGUARD_INDEX_URL",
+            callback=_check_index_urls,
             default="https://pypi.org/simple/",
             show_default=True,
             help="Base URL of the PEP 503/691 index (as pip's --index-url); credentials "
@@ -108,6 +128,7 @@ def _index_options(func: Callable[..., None]) -> Callable[..., None]:
             "--extra-index-url",
             "extra_index_urls",
             multiple=True,
+            callback=_check_index_urls,
             help="Another index that components' repository_url qualifiers may name (repeatable).",
         ),
         click.option(
@@ -166,8 +187,10 @@ def _make_index_options(
     no_cache: bool,
     cert: Path | None,
     mirror: Path | None = None,
+    hash_files: bool = False,
+    max_file_bytes: int | None = None,
 ) -> Any:
-    from bomguard.index import IndexOptions, default_cache_dir
+    from bomguard.index import MAX_FILE_BYTES, IndexOptions, default_cache_dir
 
     cache = None if (no_cache or mirror is not None) else (cache_dir or default_cache_dir())
     return IndexOptions(
@@ -180,6 +203,8 @@ def _make_index_options(
         cache_dir=cache,
         mirror=mirror,
         cert=cert,
+        hash_files=hash_files,
+        max_file_bytes=max_file_bytes or MAX_FILE_BYTES,
     )
 
 
@@ -285,6 +310,20 @@ def _parse_report(value: str) -> tuple[str, Path]:
 )
 @_index_options
 @click.option(
+    "--hash-files",
+    is_flag=True,
+    help="Download every distribution file (streamed, not kept) and bind verification to the "
+    "sha256 of the bytes received; bytes other than the index advertises are invalid. For "
+    "an index you do not trust; costs a download of every file.",
+)
+@click.option(
+    "--max-file-bytes",
+    type=click.IntRange(1),
+    metavar="BYTES",
+    help="With --hash-files: a larger distribution file is not downloaded and is unknown "
+    "(default: 1 GiB).",
+)
+@click.option(
     "--cel-engine",
     type=click.Choice(["auto", "python", "cpp"]),
     default="auto",
@@ -329,6 +368,8 @@ def enrich(
     embed_evidence: bool | None,
     validate_output: bool,
     verbose: bool,
+    hash_files: bool,
+    max_file_bytes: int | None,
     **index: Any,
 ) -> None:
     """Enrich SBOM with verified PEP 740 provenance and evaluate policies."""
@@ -338,10 +379,16 @@ def enrich(
     from bomguard.pipeline import EnrichOptions
     from bomguard.pipeline import enrich as run
 
+    if hash_files and mirror is not None:
+        raise click.UsageError(
+            "--hash-files downloads from the index; it cannot be used with --mirror"
+        )
     report_specs = [_parse_report(r) for r in reports]
     options = EnrichOptions(
         policies=tuple(policies),
-        index=_make_index_options(mirror=mirror, **index),
+        index=_make_index_options(
+            mirror=mirror, hash_files=hash_files, max_file_bytes=max_file_bytes, **index
+        ),
         trust_root=trust_root,
         staging=staging,
         strict=strict,

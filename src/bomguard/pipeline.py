@@ -170,7 +170,9 @@ def _file_evidence(
 
 
 def fetched_digest_source(fetched: FetchedFile) -> DigestSource:
-    """Which independent source bound the file's digest (the SBOM's own hash wins)."""
+    """Which independent source bound the file's digest (downloaded bytes, then the SBOM)."""
+    if fetched.downloaded:
+        return DigestSource.DOWNLOADED
     return DigestSource.SBOM if fetched.sbom_sha256 else DigestSource.INDEX
 
 

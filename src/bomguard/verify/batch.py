@@ -6,10 +6,9 @@ integrated time, not "now") and the code that checks them, so results are cached
 disk keyed by exactly those.
 
 Because a cached ``verified`` is trusted without re-checking the signature, every entry
-carries an HMAC under a per-user secret key kept outside the cache directory (in the
-user config directory, mode 0600). An entry planted or edited without that key, or one
-that does not parse, is ignored and the file verified again. Whoever can write that key
-can also rewrite the installed code, so the cache trusts no one the tool does not.
+carries an HMAC under the per-user cache key (:mod:`bomguard._cachekey`, shared with the
+index cache). An entry planted or edited without that key, or one that does not parse, is
+ignored and the file verified again.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bomguard._cachekey import cache_key, mac
 from bomguard.models import AttestationResult, DigestSource, Identity, Status
 from bomguard.verify.trust import TrustRoot
 from bomguard.verify.verifier import FileVerdict, ProvenanceVerifier
@@ -121,54 +121,26 @@ def _load(data: Any) -> FileVerdict | None:
         return None
 
 
-KEY_ENV = "BOMGUARD_CACHE_KEY_FILE"
-
-
-def _secret() -> bytes | None:
-    """The per-user key that authenticates cached results (created on first use)."""
-    override = os.environ.get(KEY_ENV)
-    if override:
-        path = Path(override)
-    else:
-        import platformdirs
-
-        path = Path(platformdirs.user_config_dir("bomguard", "bomguard")) / "cache-key"
-    try:
-        secret = path.read_bytes()
-        if len(secret) >= 32:
-            return secret
-    except OSError:
-        pass
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(os.urandom(32))
-        return path.read_bytes()
-    except OSError:
-        return None  # no key: no disk cache for results
-
-
 class _ResultCache:
     def __init__(self, root: Path | None) -> None:
-        self.secret = _secret() if root is not None else None
+        self.secret = cache_key() if root is not None else None
         self.root = root / "verify" if root is not None and self.secret else None
 
     def _mac(self, key: str, payload: str) -> str:
         assert self.secret is not None
-        return hmac.new(self.secret, f"{key}\0{payload}".encode(), hashlib.sha256).hexdigest()
+        return mac(self.secret, "verify", key, payload)
 
     def get(self, key: str) -> FileVerdict | None:
         if self.root is None:
             return None
         try:
             data = json.loads((self.root / key[:2] / f"{key}.json").read_bytes())
-            payload, mac = data["payload"], data["mac"]
+            payload, tag = data["payload"], data["mac"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if not isinstance(payload, str) or not isinstance(mac, str):
+        if not isinstance(payload, str) or not isinstance(tag, str):
             return None
-        if not hmac.compare_digest(mac, self._mac(key, payload)):
+        if not hmac.compare_digest(tag, self._mac(key, payload)):
             return None
         try:
             return _load(json.loads(payload))

@@ -53,7 +53,8 @@ from bomguard.verify.batch import VerifyJob, VerifyStream
 __all__ = ["EnrichOptions", "EnrichResult", "enrich", "evidence_for", "fetch"]
 
 Observer = Callable[[str, str], None]
-"""Progress callback ``(event, detail)``: ``page``, ``provenance``, ``retry``, ``verify``."""
+"""Progress callback ``(event, detail)``: ``page``, ``provenance``, ``download``, ``retry``,
+``verify``, and ``cache-tampered`` (a dropped cache entry; the detail is a sentence)."""
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,17 @@ def test_an_oversize_or_unavailable_file_is_unknown(index_server, sigstore, tmp_
     assert "distribution download failed" in gone["bomguard:provenance:reason"]
 
 
+def test_a_file_without_a_url_is_unknown(index_server, sigstore, tmp_path):
+    sig, root = sigstore
+    index_server.add_file(
+        PROJECT, FILENAME, content=CONTENT, provenance=_provenance(sig), extra={"url": ""}
+    )
+    _, p = _enrich(index_server, root, tmp_path, "--no-cache", "--hash-files")
+    assert p["bomguard:provenance:status"] == "unknown"
+    assert "no http(s) URL" in p["bomguard:provenance:reason"]
+    assert index_server.count(f"/simple/{PROJECT}/") == 1  # the page was not "downloaded"
+
+
 def test_a_file_url_off_the_index_origin_is_refused(index_server, sigstore, tmp_path):
     sig, root = sigstore
     with IndexServer() as other:

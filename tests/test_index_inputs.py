@@ -66,6 +66,20 @@ def test_a_malformed_index_digest_is_unknown_not_invalid(served, tmp_path, diges
     assert problem in p["bomguard:provenance:reason"]
 
 
+def test_hashes_that_are_not_an_object_are_unknown(served, tmp_path):
+    server, root = served
+    server.add_file(
+        PROJECT,
+        FILENAME,
+        content=CONTENT,
+        provenance=server.files(PROJECT)[0].provenance,
+        extra={"hashes": ["sha256", SHA]},
+    )
+    p = _enrich(server, root, tmp_path, pypi(PROJECT, VERSION))
+    assert p["bomguard:provenance:status"] == "unknown"
+    assert "not a JSON object" in p["bomguard:provenance:reason"]
+
+
 def test_an_empty_digest_in_an_html_page_is_unknown(served, tmp_path):
     server, root = served
     entry = server.files(PROJECT)[0]

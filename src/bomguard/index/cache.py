@@ -171,11 +171,13 @@ class DiskCache:
             raise _Dropped("has a MAC that does not match its contents")
         if data.get("kind") != kind or any(data.get(k) != v for k, v in parts.items()):
             raise _Dropped("was moved from another entry")
-        if "body" not in data:
-            return data, None
+        if kind == _DIGESTS:
+            return data, None  # a digest entry has no body
         encoded, digest = data.get("body"), data.get("body_sha256")
+        if not isinstance(encoded, str):
+            raise _Dropped("has no body")
         try:
-            body = base64.b64decode(str(encoded), validate=True)
+            body = base64.b64decode(encoded, validate=True)
         except ValueError:
             raise _Dropped("has a body that is not base64") from None
         if not isinstance(digest, str) or hashlib.sha256(body).hexdigest() != digest:
@@ -255,8 +257,7 @@ class DiskCache:
         if found is None:
             return None
         data, body = found
-        if body is None:
-            return None
+        assert body is not None  # a page entry always has one (else it is dropped)
         etag, modified = data.get("etag"), data.get("last_modified")
         return CachedPage(
             url=url,

@@ -294,7 +294,7 @@ class _Client:
             self.observer(event, detail)
 
     def _tampered(self, detail: str) -> None:
-        self._notify("cache-tampered", redact_url(detail))
+        self._notify("cache-tampered", detail)
 
     async def get(
         self, url: str, accept: str, max_bytes: int, headers: dict[str, str] | None = None
@@ -462,7 +462,11 @@ class _Client:
             if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
                 continue
             hashes = entry.get("hashes")
-            sha, problem = _index_sha256(hashes.get("sha256") if isinstance(hashes, dict) else None)
+            if hashes is None or isinstance(hashes, dict):
+                sha, problem = _index_sha256(hashes.get("sha256") if hashes else None)
+            else:
+                sha, problem = None, "the index gives 'hashes' that are not a JSON object"
+            href = entry.get("url")
             prov = entry.get("provenance", _MISSING)
             if isinstance(prov, str):
                 prov = urljoin(page_url, prov)
@@ -471,7 +475,7 @@ class _Client:
             out.append(
                 _PageFile(
                     filename=entry["filename"],
-                    url=urljoin(page_url, str(entry.get("url", ""))),
+                    url=urljoin(page_url, href) if isinstance(href, str) and href else "",
                     sha256=sha,
                     provenance=prov,
                     sha256_problem=problem,

@@ -123,15 +123,30 @@ def test_forged_page_and_planted_provenance_cannot_swap_the_publisher(
         in err
     )
 
-    # Mallory's provenance planted under the honest file's own key is dropped too.
+
+def test_provenance_planted_for_the_honest_digest_cannot_swap_the_publisher(
+    index_server, sigstore, tmp_path, capsys
+):
+    """Attack 1, provenance only: another repository's attestation of the honest digest."""
+    sig, root = sigstore
+    cache = tmp_path / "cache"
+    index_server.add_file(
+        PROJECT, FILENAME, content=CONTENT, provenance=sig.mint_provenance(FILENAME, SHA, HONEST)
+    )
+    assert _enrich(index_server, root, tmp_path)["bomguard:provenance:status"] == "verified"
+    origin = index_server.base_url
+    # Mallory attests the honest digest from her own repository and plants it in the cache.
     _plant_provenance(cache, origin, SHA, sig.mint_provenance(FILENAME, SHA, MALLORY))
+    capsys.readouterr()
     index_server.reset_log()
-    third = _enrich(index_server, root, tmp_path)
-    assert third["bomguard:provenance:publisher:repository"] == "octo/pkg"
-    assert index_server.count("/integrity/") == 1
+
+    again = _enrich(index_server, root, tmp_path)
+    assert again["bomguard:provenance:status"] == "verified"
+    assert again["bomguard:provenance:publisher:repository"] == "octo/pkg"
+    assert index_server.count("/integrity/") == 1  # asked again
     err = capsys.readouterr().err
-    assert f"WARNING: cache: the cached provenance for {FILENAME} (from {origin}" in err
-    # And the run after that trusts its own, re-written entries again: no warning.
+    assert f"WARNING: cache: the cached provenance for {FILENAME} (from {origin})" in err
+    # The run after that trusts its own, re-written entry again: no request, no warning.
     index_server.reset_log()
     _enrich(index_server, root, tmp_path)
     assert index_server.count("/integrity/") == 0

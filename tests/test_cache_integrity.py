@@ -217,3 +217,33 @@ def test_without_a_key_the_index_cache_is_not_used(index_server, sigstore, tmp_p
         assert _enrich(index_server, root, tmp_path)["bomguard:provenance:status"] == "verified"
     assert index_server.count("/integrity/") == 2
     assert not list((tmp_path / "cache").rglob("*.json"))
+
+
+def test_a_verified_result_copied_over_an_invalid_one_is_dropped_with_a_warning(
+    index_server, sigstore, tmp_path, capsys
+):
+    """The verification-result cache: a ``verified`` entry copied onto an ``invalid`` file's."""
+    sig, root = sigstore
+    cache = tmp_path / "cache"
+    wheel = "octo_pkg-1.0-py3-none-any.whl"
+    wheel_bytes = b"the honest wheel of octo-pkg 1.0\n"
+    wheel_sha = hashlib.sha256(wheel_bytes).hexdigest()
+    index_server.add_file(
+        PROJECT, FILENAME, content=CONTENT, provenance=sig.mint_provenance(FILENAME, SHA, HONEST)
+    )
+    bad = sig.mint_provenance(wheel, wheel_sha, HONEST, defect=Defect.BAD_SIGNATURE)
+    index_server.add_file(PROJECT, wheel, content=wheel_bytes, provenance=bad)
+    assert _enrich(index_server, root, tmp_path)["bomguard:provenance:status"] == "invalid"
+
+    entries = {}
+    for path in (cache / "verify").rglob("*.json"):
+        status = json.loads(json.loads(path.read_text())["payload"])["status"]
+        entries[status] = path
+    entries["invalid"].write_text(entries["verified"].read_text())
+    capsys.readouterr()
+
+    again = _enrich(index_server, root, tmp_path)
+    assert again["bomguard:provenance:status"] == "invalid"
+    assert again[f"bomguard:provenance:file:{wheel}"] == "invalid"
+    err = capsys.readouterr().err
+    assert f"WARNING: cache: the cached verification result for {wheel} has a MAC" in err

@@ -339,6 +339,10 @@ def enrich(
             if observer is not None:
                 observer("verify", filename)
 
+        def tampered(detail: str) -> None:
+            if observer is not None:
+                observer("cache-tampered", detail)
+
         # Verification starts while the rest is still being fetched.
         stream = VerifyStream(
             trust_root,
@@ -346,6 +350,7 @@ def enrich(
             cache_dir=options.index.cache_dir,
             workers=options.workers,
             on_done=done,
+            on_tampered=tampered,
         )
 
         def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:

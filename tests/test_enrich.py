@@ -265,10 +265,11 @@ def test_sbom_hashes_narrow_the_files(index_server, data_dir, tmp_path):
     p = props(out["components"][0])
     assert p["bomguard:provenance:status"] == "verified"
     assert p["bomguard:provenance:files:total"] == "1"
-    # A hash that no file of the release has is unknown, never absent or verified.
+    # A hash that no file of the release has describes other bytes: invalid, never absent
+    # or verified.
     comp = pypi("sigstore", "3.6.1", hashes=[{"alg": "SHA-256", "content": "ef" * 32}])
     _, out, _ = _enrich(index_server, tmp_path, cdx([comp]))
-    assert props(out["components"][0])["bomguard:provenance:status"] == "unknown"
+    assert props(out["components"][0])["bomguard:provenance:status"] == "invalid"
 
 
 def test_sbom_hash_that_disagrees_with_the_index_is_invalid(index_server, data_dir, tmp_path):

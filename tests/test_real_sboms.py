@@ -34,10 +34,22 @@ def _serve_every_release(server, doc):
         if (name, version) in seen:
             continue
         seen.add((name, version))
-        filename = f"{name.replace('-', '_')}-{version}.tar.gz"
-        server.add_file(
-            name, filename, sha256=f"{i:064x}", provenance=None, provenance_key=i % 2 == 0
+        stem = f"{name.replace('-', '_')}-{version}"
+        # The files whose hashes the SBOM records (a hash no file has would be invalid).
+        hashes = [*comp.get("hashes", [])]
+        for ref in comp.get("externalReferences", []):
+            if ref.get("type") == "distribution":
+                hashes.extend(ref.get("hashes", []))
+        shas = sorted(
+            {
+                h["content"].lower()
+                for h in hashes
+                if h.get("alg") == "SHA-256" and isinstance(h.get("content"), str)
+            }
         )
+        files = [(f"{stem}-{j}-py3-none-any.whl", sha) for j, sha in enumerate(shas)]
+        for filename, sha in files or [(f"{stem}.tar.gz", f"{i:064x}")]:
+            server.add_file(name, filename, sha256=sha, provenance=None, provenance_key=i % 2 == 0)
 
 
 def test_there_are_real_sboms_to_check():

@@ -43,6 +43,8 @@ class DigestSource(StrEnum):
 
     INDEX = "index"
     SBOM = "sbom"
+    DOWNLOADED = "downloaded"
+    """The sha256 of the bytes bomguard downloaded itself (``--hash-files``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,8 @@ from bomguard.verify.batch import VerifyJob, VerifyStream
 __all__ = ["EnrichOptions", "EnrichResult", "enrich", "evidence_for", "fetch"]
 
 Observer = Callable[[str, str], None]
-"""Progress callback ``(event, detail)``: ``page``, ``provenance``, ``retry``, ``verify``."""
+"""Progress callback ``(event, detail)``: ``page``, ``provenance``, ``download``, ``retry``,
+``verify``, and ``cache-tampered`` (a dropped cache entry; the detail is a sentence)."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,9 @@ def _file_evidence(
 
 
 def fetched_digest_source(fetched: FetchedFile) -> DigestSource:
-    """Which independent source bound the file's digest (the SBOM's own hash wins)."""
+    """Which independent source bound the file's digest (downloaded bytes, then the SBOM)."""
+    if fetched.downloaded:
+        return DigestSource.DOWNLOADED
     return DigestSource.SBOM if fetched.sbom_sha256 else DigestSource.INDEX
 
 
@@ -360,6 +363,10 @@ def enrich(
             if observer is not None:
                 observer("verify", filename)
 
+        def tampered(detail: str) -> None:
+            if observer is not None:
+                observer("cache-tampered", detail)
+
         # Verification starts while the rest is still being fetched.
         stream = VerifyStream(
             trust_root,
@@ -367,6 +374,7 @@ def enrich(
             cache_dir=options.index.cache_dir,
             workers=options.workers,
             on_done=done,
+            on_tampered=tampered,
         )
 
         def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:

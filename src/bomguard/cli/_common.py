@@ -29,6 +29,10 @@ class Progress:
         self.counts = {"page": 0, "provenance": 0, "verify": 0, "retry": 0}
 
     def __call__(self, event: str, detail: str) -> None:
+        if event == "cache-tampered":
+            self.close()
+            click.echo(f"WARNING: cache: {detail}", err=True)
+            return
         if event in self.counts:
             self.counts[event] += 1
         if self.enabled:
@@ -45,12 +49,28 @@ class Progress:
             click.echo("\r\033[K", err=True, nl=False)
 
 
+def _check_index_urls(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse, before any work, a value that is no index URL: one line naming the option."""
+    from bomguard.errors import InputError
+    from bomguard.index import index_url_problem, redact_url
+
+    for url in (value,) if isinstance(value, str) else value:
+        problem = index_url_problem(url)
+        if problem is not None:
+            option = param.opts[0]
+            if ctx.get_parameter_source(param.name or "") is click.core.ParameterSource.ENVIRONMENT:
+                option = f"BOMGUARD_INDEX_URL (for {option})"
+            raise InputError(f"{option} {redact_url(url)!r} {problem}")
+    return value
+
+
 def index_options(func: Callable[..., None]) -> Callable[..., None]:
     """The options that say where and how to fetch provenance (shared by commands)."""
     options = [
         click.option(
             "--index-url",
             envvar="BOMGUARD_INDEX_URL",
+            callback=_check_index_urls,
             default="https://pypi.org/simple/",
             show_default=True,
             help="Base URL of the PEP 503/691 index (as pip's --index-url); credentials "
@@ -60,6 +80,7 @@ def index_options(func: Callable[..., None]) -> Callable[..., None]:
             "--extra-index-url",
             "extra_index_urls",
             multiple=True,
+            callback=_check_index_urls,
             help="Another index that components' repository_url qualifiers may name (repeatable).",
         ),
         click.option(
@@ -118,8 +139,10 @@ def make_index_options(
     no_cache: bool,
     cert: Path | None,
     mirror: Path | None = None,
+    hash_files: bool = False,
+    max_file_bytes: int | None = None,
 ) -> Any:
-    from bomguard.index import IndexOptions, default_cache_dir
+    from bomguard.index import MAX_FILE_BYTES, IndexOptions, default_cache_dir
 
     cache = None if (no_cache or mirror is not None) else (cache_dir or default_cache_dir())
     return IndexOptions(
@@ -132,4 +155,6 @@ def make_index_options(
         cache_dir=cache,
         mirror=mirror,
         cert=cert,
+        hash_files=hash_files,
+        max_file_bytes=max_file_bytes or MAX_FILE_BYTES,
     )

@@ -165,6 +165,20 @@ def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes
 )
 @index_options
 @click.option(
+    "--hash-files",
+    is_flag=True,
+    help="Download every distribution file (streamed, not kept) and bind verification to the "
+    "sha256 of the bytes received; bytes other than the index advertises are invalid. For "
+    "an index you do not trust; costs a download of every file.",
+)
+@click.option(
+    "--max-file-bytes",
+    type=click.IntRange(1),
+    metavar="BYTES",
+    help="With --hash-files: a larger distribution file is not downloaded and is unknown "
+    "(default: 1 GiB).",
+)
+@click.option(
     "--cel-engine",
     type=click.Choice(["auto", "python", "cpp"]),
     default="auto",
@@ -210,6 +224,8 @@ def enrich(
     embed_evidence: bool | None,
     validate_output: bool,
     verbose: bool,
+    hash_files: bool,
+    max_file_bytes: int | None,
     **index: Any,
 ) -> None:
     """Enrich SBOM with verified PEP 740 provenance and evaluate policies."""
@@ -219,6 +235,10 @@ def enrich(
     from bomguard.pipeline import EnrichOptions
     from bomguard.pipeline import enrich as run
 
+    if hash_files and mirror is not None:
+        raise click.UsageError(
+            "--hash-files downloads from the index; it cannot be used with --mirror"
+        )
     report_specs = [_parse_report(r) for r in reports]
     if in_place:
         if output not in ("-", str(sbom)) and not _same_path(Path(output), sbom):
@@ -233,7 +253,9 @@ def enrich(
     )
     options = EnrichOptions(
         policies=tuple(policies),
-        index=make_index_options(mirror=mirror, **index),
+        index=make_index_options(
+            mirror=mirror, hash_files=hash_files, max_file_bytes=max_file_bytes, **index
+        ),
         trust_root=trust_root,
         staging=staging,
         strict=strict,

@@ -7,14 +7,17 @@ from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, Rele
 from bomguard.index.mirror import Mirror
 from bomguard.index.simple import (
     DEFAULT_INDEX_URL,
+    MAX_FILE_BYTES,
     IndexOptions,
     fetch_mirror,
     fetch_releases,
+    index_url_problem,
     redact_url,
 )
 
 __all__ = [
     "DEFAULT_INDEX_URL",
+    "MAX_FILE_BYTES",
     "DiskCache",
     "FetchState",
     "FetchedFile",
@@ -25,5 +28,6 @@ __all__ = [
     "default_cache_dir",
     "fetch_mirror",
     "fetch_releases",
+    "index_url_problem",
     "redact_url",
 ]

@@ -18,7 +18,8 @@ class FetchState(StrEnum):
     UNKNOWN = "unknown"
     """Could not be determined; ``reason`` says why."""
     CONFLICT = "conflict"
-    """The SBOM's sha256 for this file disagrees with the index's: a red flag."""
+    """The file's digests disagree (SBOM and index, or the bytes served and the digest
+    advertised), or the SBOM's hash matches no file: a red flag."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,9 @@ class FetchedFile:
     provenance: bytes | None = None
     sbom_sha256: bool = False
     """Whether the SBOM itself recorded this file's sha256 (and it agrees with the index)."""
+    downloaded: bool = False
+    """Whether ``sha256`` is the digest of the bytes downloaded (``--hash-files``), which
+    agreed with the index's (or the SBOM's) digest where there was one."""
 
 
 @dataclass(frozen=True, slots=True)

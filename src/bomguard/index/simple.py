@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import random
 import ssl
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -26,14 +27,17 @@ from packaging.version import InvalidVersion, Version
 
 from bomguard import __version__
 from bomguard.distname import parse_dist_filename
+from bomguard.errors import InputError
 from bomguard.index.cache import CachedPage, DiskCache, fresh_until
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
 from bomguard.index.mirror import Mirror, MirrorError
 
 __all__ = [
     "DEFAULT_INDEX_URL",
+    "MAX_FILE_BYTES",
     "IndexOptions",
     "fetch_releases",
+    "index_url_problem",
     "redact_url",
 ]
 
@@ -42,9 +46,33 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 INTEGRITY_JSON = "application/vnd.pypi.integrity.v1+json"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MISSING = object()
+_HEX = frozenset("0123456789abcdef")
+MAX_FILE_BYTES = 1024**3
+"""The largest distribution file ``--hash-files`` downloads (1 GiB) by default."""
+_FILE_HOSTS: dict[tuple[str, str, int | None], str] = {
+    ("https", "pypi.org", 443): "files.pythonhosted.org"
+}
+"""Indexes whose files are served from another host of the same operator."""
 
 Observer = Callable[[str, str], None]
-"""Progress callback: ``(event, detail)``; events are ``page``, ``provenance``, ``retry``."""
+"""Progress callback: ``(event, detail)``; events are ``page``, ``provenance``,
+``download``, ``retry`` and ``cache-tampered`` (the detail is a sentence for the user)."""
+
+
+def index_url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as an index URL, or ``None`` when it is usable."""
+    if not url:
+        return "is empty"
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is not a number or out of range
+    except ValueError as err:
+        return f"is not a valid URL ({err})"
+    if parts.scheme not in ("http", "https"):
+        return "must be an http:// or https:// URL"
+    if not parts.hostname:
+        return "has no host"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +98,30 @@ class IndexOptions:
     """Other indexes components may name (``repository_url``); their credentials apply too."""
     use_netrc: bool = True
     """Take credentials for the index from ``~/.netrc`` when the URL has none."""
+    hash_files: bool = False
+    """Download every distribution file and bind verification to the sha256 of the bytes
+    received; bytes other than the index advertises are ``invalid``."""
+    max_file_bytes: int = MAX_FILE_BYTES
+    """With ``hash_files``: a larger file is not downloaded whole (the file is ``unknown``)."""
+
+    def __post_init__(self) -> None:
+        for url in (self.index_url, *self.extra_index_urls):
+            problem = index_url_problem(url)
+            if problem is not None:
+                raise InputError(f"index URL {redact_url(url)!r} {problem}")
 
 
 def redact_url(url: str) -> str:
-    """The URL without any user name or password in it."""
-    parts = urlsplit(url)
+    """The URL without any user name or password in it (also for a URL that does not parse)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        scheme, sep, rest = url.partition("//")
+        if not sep:
+            return url
+        authority, slash, path = rest.partition("/")
+        return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}"
     if parts.username is None and parts.password is None:
         return url
     host = parts.hostname or ""
@@ -133,6 +180,35 @@ def _has_h2() -> bool:
     return importlib.util.find_spec("h2") is not None
 
 
+class _Sink(Protocol):
+    def feed(self, chunk: bytes) -> None: ...
+
+
+class _Collect:
+    """Keeps a response body (pages and provenance, which are size-capped)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+
+
+class _Digest:
+    """Hashes a response body as it streams in; nothing of it is kept."""
+
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.sha256.update(chunk)
+        self.size += len(chunk)
+
+
+_S = TypeVar("_S", bound=_Sink)
+
+
 class _Failure(Exception):
     """A request that did not produce a usable answer; ``reason`` says why."""
 
@@ -149,6 +225,26 @@ class _PageFile:
     url: str
     sha256: str | None
     provenance: object  # str URL, None (null), or _MISSING (key absent)
+    sha256_problem: str | None = None
+    """Why the index's sha256 for the file is unusable (empty, not hex, wrong length)."""
+    sha256_from_sbom: bool = False
+    """``sha256`` is the SBOM's: the index gives none."""
+
+
+def _index_sha256(value: object) -> tuple[str | None, str | None]:
+    """The index's sha256 for a file (lower-case hex), or why it is unusable."""
+    if value is None:
+        return None, None
+    if not isinstance(value, str):
+        return None, f"the index gives a sha256 that is not a string ({type(value).__name__})"
+    digest = value.lower()
+    if not digest:
+        return None, "the index gives no sha256 (an empty digest)"
+    if not set(digest) <= _HEX:
+        return None, f"the index gives a sha256 that is not hexadecimal ({value[:80]!r})"
+    if len(digest) != 64:
+        return None, f"the index gives a sha256 of {len(digest)} hex digits, not 64"
+    return digest, None
 
 
 class _HtmlPage(HTMLParser):
@@ -169,7 +265,10 @@ class _Client:
         self.observer = observer
         self.limit = asyncio.Semaphore(max(1, options.concurrency))
         self.pages: dict[tuple[str, str], asyncio.Task[list[_PageFile]]] = {}
-        self.cache = DiskCache(options.cache_dir) if options.cache_dir is not None else None
+        self.cache: DiskCache | None = None
+        if options.cache_dir is not None:
+            cache = DiskCache(options.cache_dir, on_tampered=self._tampered)
+            self.cache = cache if cache.usable else None  # no key: no disk cache
         self.mirror = Mirror.open(options.mirror) if options.mirror is not None else None
         verify: ssl.SSLContext | bool = True
         if options.cert is not None:
@@ -194,6 +293,9 @@ class _Client:
         if self.observer is not None:
             self.observer(event, detail)
 
+    def _tampered(self, detail: str) -> None:
+        self._notify("cache-tampered", detail)
+
     async def get(
         self, url: str, accept: str, max_bytes: int, headers: dict[str, str] | None = None
     ) -> tuple[httpx.Response, bytes]:
@@ -201,10 +303,23 @@ class _Client:
 
         A 304 answer (to a conditional request) is returned with an empty body.
         """
+        response, body = await self._request(url, accept, max_bytes, headers or {}, _Collect)
+        return response, b"".join(body.chunks)
+
+    async def _request(
+        self,
+        url: str,
+        accept: str,
+        max_bytes: int,
+        headers: dict[str, str],
+        new_sink: Callable[[], _S],
+    ) -> tuple[httpx.Response, _S]:
+        """:meth:`get`, streaming the body into a fresh ``new_sink()`` on each attempt."""
         attempt = 0
         while True:
             try:
-                return await self._get_once(url, accept, max_bytes, headers or {})
+                sink = new_sink()
+                return await self._get_once(url, accept, max_bytes, headers, sink), sink
             except _Failure as failure:
                 retryable = failure.status is None or failure.status in _RETRY_STATUSES
                 if failure.status == 0 or not retryable or attempt >= self.options.retries:
@@ -217,8 +332,8 @@ class _Client:
                 await asyncio.sleep(min(wait, self.options.max_retry_wait))
 
     async def _get_once(
-        self, url: str, accept: str, max_bytes: int, headers: dict[str, str]
-    ) -> tuple[httpx.Response, bytes]:
+        self, url: str, accept: str, max_bytes: int, headers: dict[str, str], sink: _Sink
+    ) -> httpx.Response:
         current = url
         async with self.limit:
             for _ in range(5):
@@ -228,7 +343,7 @@ class _Client:
                     ) as response:
                         if response.status_code == 304:
                             await response.aread()  # (empty) lets the connection be reused
-                            return response, b""
+                            return response
                         if response.is_redirect:
                             await response.aread()
                             target = urljoin(current, response.headers.get("location", ""))
@@ -254,7 +369,6 @@ class _Client:
                             and int(declared) > max_bytes
                         ):
                             raise _Failure(f"response larger than the {max_bytes}-byte limit", 0)
-                        chunks: list[bytes] = []
                         size = 0
                         async for chunk in response.aiter_bytes():
                             size += len(chunk)
@@ -262,8 +376,8 @@ class _Client:
                                 raise _Failure(
                                     f"response larger than the {max_bytes}-byte limit", 0
                                 )
-                            chunks.append(chunk)
-                        return response, b"".join(chunks)
+                            sink.feed(chunk)
+                        return response
                 except httpx.TimeoutException as err:
                     raise _Failure(f"timed out ({type(err).__name__})") from err
                 except httpx.TransportError as err:
@@ -348,7 +462,11 @@ class _Client:
             if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
                 continue
             hashes = entry.get("hashes")
-            sha = hashes.get("sha256") if isinstance(hashes, dict) else None
+            if hashes is None or isinstance(hashes, dict):
+                sha, problem = _index_sha256(hashes.get("sha256") if hashes else None)
+            else:
+                sha, problem = None, "the index gives 'hashes' that are not a JSON object"
+            href = entry.get("url")
             prov = entry.get("provenance", _MISSING)
             if isinstance(prov, str):
                 prov = urljoin(page_url, prov)
@@ -357,9 +475,10 @@ class _Client:
             out.append(
                 _PageFile(
                     filename=entry["filename"],
-                    url=urljoin(page_url, str(entry.get("url", ""))),
-                    sha256=sha.lower() if isinstance(sha, str) else None,
+                    url=urljoin(page_url, href) if isinstance(href, str) and href else "",
+                    sha256=sha,
                     provenance=prov,
+                    sha256_problem=problem,
                 )
             )
         return out
@@ -376,15 +495,78 @@ class _Client:
             absolute = urljoin(page_url, href)
             base, _, fragment = absolute.partition("#")
             filename = unquote(base.rsplit("/", 1)[-1])
-            sha = fragment[len("sha256=") :].lower() if fragment.startswith("sha256=") else None
+            sha, problem = _index_sha256(
+                fragment[len("sha256=") :] if fragment.startswith("sha256=") else None
+            )
             prov: object = _MISSING
             if anchor.get("data-provenance"):
                 # PEP 740: the attribute names the provenance URL. An HTML page cannot say
                 # "no provenance" (there is no null), so a missing or empty attribute is
                 # "not advertised", never "absent".
                 prov = urljoin(page_url, str(anchor["data-provenance"]))
-            out.append(_PageFile(filename=filename, url=base, sha256=sha, provenance=prov))
+            out.append(
+                _PageFile(
+                    filename=filename, url=base, sha256=sha, provenance=prov, sha256_problem=problem
+                )
+            )
         return out
+
+    # -- one file -------------------------------------------------------------------
+
+    async def file(self, index_url: str, page_file: _PageFile) -> FetchedFile:
+        """The file's provenance and, with ``hash_files``, the digest of its bytes."""
+        if page_file.sha256_problem is not None:
+            return FetchedFile(
+                filename=page_file.filename,
+                sha256=None,
+                state=FetchState.UNKNOWN,
+                reason=page_file.sha256_problem,
+                url=redact_url(page_file.url),
+            )
+        if not self.options.hash_files:
+            return await self.provenance(index_url, page_file)
+        fetched, (received, problem) = await asyncio.gather(
+            self.provenance(index_url, page_file), self.download(index_url, page_file)
+        )
+        return _bind_download(fetched, page_file, received, problem)
+
+    def _allowed_off_origin(self, index_url: str, url: str, files: bool = False) -> bool:
+        """Whether ``url`` may be fetched although it is not on the index's origin."""
+        host = (urlsplit(url).hostname or "").lower()
+        if host in self.options.allowed_provenance_hosts:
+            return True
+        known = _FILE_HOSTS.get(_origin(index_url))
+        return files and known is not None and _origin(url) == ("https", known, 443)
+
+    async def download(self, index_url: str, page_file: _PageFile) -> tuple[str | None, str]:
+        """The sha256 of the bytes the file's URL serves, streamed (or why there is none)."""
+        url = page_file.url
+        shown = redact_url(url)
+        if self.mirror is not None:
+            return None, "a mirror holds no distribution files to hash (--hash-files)"
+        if urlsplit(url).scheme not in ("http", "https"):
+            return None, "the index gives no http(s) URL to download this file from"
+        if _origin(url) != _origin(index_url) and not self._allowed_off_origin(
+            index_url, url, files=True
+        ):
+            return None, f"file URL {shown} is not on the index's origin; refused"
+        origin = "{}://{}:{}".format(*_origin(index_url))
+        expected = page_file.sha256
+        if self.cache is not None and expected:
+            hit = self.cache.get_digest(origin, shown, expected)
+            if hit == expected:
+                return hit, ""
+        self._notify("download", page_file.filename)
+        try:
+            _, digest = await self._request(
+                url, "application/octet-stream, */*", self.options.max_file_bytes, {}, _Digest
+            )
+        except _Failure as failure:
+            return None, f"distribution download failed: {failure.reason}"
+        received = digest.sha256.hexdigest()
+        if self.cache is not None and expected and received == expected:
+            self.cache.put_digest(origin, shown, expected, received, digest.size)
+        return received, ""
 
     # -- provenance -------------------------------------------------------------------
 
@@ -404,9 +586,8 @@ class _Client:
         url = str(page_file.provenance)
         shown = redact_url(url)
         base = replace(base, provenance_url=shown)
-        host = (urlsplit(url).hostname or "").lower()
         off_origin = _origin(url) != _origin(index_url)
-        if self.mirror is None and off_origin and host not in self.options.allowed_provenance_hosts:
+        if self.mirror is None and off_origin and not self._allowed_off_origin(index_url, url):
             return replace(
                 base, reason=f"provenance URL {shown} is not on the index's origin; refused"
             )
@@ -472,7 +653,7 @@ class _Client:
                 versions=versions,
             )
         selected, missing, bound = _select(release, request)
-        fetched = await asyncio.gather(*(self.provenance(index_url, f) for f in selected))
+        fetched = await asyncio.gather(*(self.file(index_url, f) for f in selected))
         marked = [replace(f, sbom_sha256=f.filename in bound) for f in fetched]
         return ReleaseFetch(
             request, files=(*marked, *missing), index_url=shown_index, versions=versions
@@ -499,6 +680,9 @@ def _select(
     by_name = {f.filename: f for f in release}
     for filename, sha in sorted(request.refs, key=lambda r: (r[0] or "", r[1] or "")):
         named = by_name.get(filename) if filename else None
+        if named is not None and named.sha256_problem is not None:
+            selected[named.filename] = named  # unknown: the index's digest is unusable
+            continue
         if named is not None and sha and named.sha256 and named.sha256 != sha:
             missing.append(
                 FetchedFile(
@@ -512,7 +696,7 @@ def _select(
             continue
         if named is not None and sha and named.sha256 is None:
             # The index gives no digest: the SBOM's own hash binds the file.
-            named = replace(named, sha256=sha)
+            named = replace(named, sha256=sha, sha256_from_sbom=True)
             selected[named.filename] = named
             bound.add(named.filename)
             continue
@@ -521,6 +705,17 @@ def _select(
             selected[found.filename] = found
             if sha:
                 bound.add(found.filename)
+            continue
+        if filename is None and sha and all(f.sha256 for f in release):
+            # A component-level hash that no file of the release has: not these files.
+            missing.append(
+                FetchedFile(
+                    filename=f"sha256:{sha}",
+                    sha256=sha,
+                    state=FetchState.CONFLICT,
+                    reason=f"the SBOM's sha256 {sha} matches no file of this release on the index",
+                )
+            )
             continue
         missing.append(
             FetchedFile(
@@ -532,6 +727,27 @@ def _select(
         )
     done = {m.filename for m in missing}
     return [f for f in selected.values() if f.filename not in done], missing, bound
+
+
+def _bind_download(
+    fetched: FetchedFile, page_file: _PageFile, received: str | None, problem: str
+) -> FetchedFile:
+    """Bind a file to the sha256 of the bytes received (``--hash-files``)."""
+    if received is None:
+        return replace(fetched, state=FetchState.UNKNOWN, reason=problem, provenance=None)
+    expected = page_file.sha256
+    if expected is not None and received != expected:
+        if page_file.sha256_from_sbom:
+            what = f"the SBOM records: the SBOM's sha256 {expected}"
+        else:
+            what = f"it advertises: advertised sha256 {expected}"
+        return replace(
+            fetched,
+            state=FetchState.CONFLICT,
+            reason=f"the index serves other bytes than {what}, received {received}",
+            provenance=None,
+        )
+    return replace(fetched, sha256=received, downloaded=True)
 
 
 Follow = Callable[[ReleaseFetch], Sequence[ReleaseRequest]]
@@ -590,7 +806,8 @@ def _page_json(project: str, files: list[_PageFile]) -> bytes:
         entry: dict[str, Any] = {
             "filename": f.filename,
             "url": redact_url(f.url),
-            "hashes": {"sha256": f.sha256} if f.sha256 else {},
+            # An unusable digest stays unusable in the mirror (not "no digest").
+            "hashes": {"sha256": f.sha256 or ""} if f.sha256 or f.sha256_problem else {},
         }
         if f.provenance is not _MISSING:
             entry["provenance"] = None if f.provenance is None else redact_url(str(f.provenance))

@@ -168,6 +168,11 @@ _FILE = _object(
     ("sha256", STRING, 'hex SHA-256 of the file, or ""'),
     ("status", STRING, f"this file's provenance status: {_STATUSES}"),
     ("reason", STRING, 'why the status is not "verified", or ""'),
+    (
+        "digest_source",
+        STRING,
+        'what bound a verified file\'s sha256: "downloaded", "sbom" or "index"; else ""',
+    ),
     ("publisher", _publisher("component.provenance.files[].publisher"), "the file's signer"),
 )
 

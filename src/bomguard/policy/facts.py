@@ -128,6 +128,7 @@ def component_facts(
                     "sha256": f.sha256 or "",
                     "status": f.status.value,
                     "reason": f.reason,
+                    "digest_source": f.digest_source.value if f.digest_source else "",
                     "publisher": _publisher(f.identity),
                 }
                 for f in files

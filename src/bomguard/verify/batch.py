@@ -6,10 +6,9 @@ integrated time, not "now") and the code that checks them, so results are cached
 disk keyed by exactly those.
 
 Because a cached ``verified`` is trusted without re-checking the signature, every entry
-carries an HMAC under a per-user secret key kept outside the cache directory (in the
-user config directory, mode 0600). An entry planted or edited without that key, or one
-that does not parse, is ignored and the file verified again. Whoever can write that key
-can also rewrite the installed code, so the cache trusts no one the tool does not.
+carries an HMAC under the per-user cache key (:mod:`bomguard._cachekey`, shared with the
+index cache). An entry planted or edited without that key, or one that does not parse, is
+ignored and the file verified again.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bomguard._cachekey import cache_key
 from bomguard.models import AttestationResult, DigestSource, Identity, Status
 from bomguard.verify.trust import TrustRoot
 from bomguard.verify.verifier import FileVerdict, ProvenanceVerifier
@@ -128,59 +128,52 @@ def _load(data: Any) -> FileVerdict | None:
         return None
 
 
-KEY_ENV = "BOMGUARD_CACHE_KEY_FILE"
-
-
-def _secret() -> bytes | None:
-    """The per-user key that authenticates cached results (created on first use)."""
-    override = os.environ.get(KEY_ENV)
-    if override:
-        path = Path(override)
-    else:
-        import platformdirs
-
-        path = Path(platformdirs.user_config_dir("bomguard", "bomguard")) / "cache-key"
-    try:
-        secret = path.read_bytes()
-        if len(secret) >= 32:
-            return secret
-    except OSError:
-        pass
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(os.urandom(32))
-        return path.read_bytes()
-    except OSError:
-        return None  # no key: no disk cache for results
+Tampered = Callable[[str], None]
+"""Called with one sentence naming a dropped cache entry and its problem."""
 
 
 class _ResultCache:
-    def __init__(self, root: Path | None) -> None:
-        self.secret = _secret() if root is not None else None
+    def __init__(self, root: Path | None, on_tampered: Tampered | None = None) -> None:
+        self.secret = cache_key() if root is not None else None
         self.root = root / "verify" if root is not None and self.secret else None
+        self.on_tampered = on_tampered
 
     def _mac(self, key: str, payload: str) -> str:
         assert self.secret is not None
         return hmac.new(self.secret, f"{key}\0{payload}".encode(), hashlib.sha256).hexdigest()
 
-    def get(self, key: str) -> FileVerdict | None:
+    def get(self, key: str, filename: str) -> FileVerdict | None:
         if self.root is None:
             return None
+        path = self.root / key[:2] / f"{key}.json"
         try:
-            data = json.loads((self.root / key[:2] / f"{key}.json").read_bytes())
-            payload, mac = data["payload"], data["mac"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        if not isinstance(payload, str) or not isinstance(mac, str):
-            return None
-        if not hmac.compare_digest(mac, self._mac(key, payload)):
+            raw = path.read_bytes()
+        except OSError:
             return None
         try:
-            return _load(json.loads(payload))
+            data = json.loads(raw)
+            payload, tag = data["payload"], data["mac"]
+        except (ValueError, KeyError, TypeError):
+            payload = tag = None
+        if not isinstance(payload, str) or not isinstance(tag, str):
+            self._drop(path, filename, "is not a cache entry")
+            return None
+        if not hmac.compare_digest(tag, self._mac(key, payload)):
+            self._drop(path, filename, "has a MAC that does not match its contents")
+            return None
+        try:
+            return _load(json.loads(payload))  # None for an entry of another format
         except ValueError:
             return None
+
+    def _drop(self, path: Path, filename: str, problem: str) -> None:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        if self.on_tampered is not None:
+            self.on_tampered(
+                f"the cached verification result for {filename} {problem}; "
+                "dropped and verified again"
+            )
 
     def put(self, key: str, verdict: FileVerdict) -> None:
         if self.root is None:
@@ -280,16 +273,20 @@ def verify_batch(
     cache_dir: Path | None = None,
     workers: int | None = None,
     on_done: Callable[[str], None] | None = None,
+    on_tampered: Tampered | None = None,
 ) -> list[FileVerdict]:
-    """Verify ``jobs`` (results in the same order), in parallel when it pays off."""
-    cache = _ResultCache(cache_dir)
+    """Verify ``jobs`` (results in the same order), in parallel when it pays off.
+
+    ``on_tampered`` hears of every cache entry that did not authenticate (and was dropped).
+    """
+    cache = _ResultCache(cache_dir, on_tampered)
     keys = [job.key(trust_root) for job in jobs]
     results: dict[str, FileVerdict] = {}
     todo: dict[str, VerifyJob] = {}
     for key, job in zip(keys, jobs, strict=True):
         if key in results or key in todo:
             continue
-        hit = cache.get(key)
+        hit = cache.get(key, job.filename)
         if hit is not None:
             results[key] = hit
         else:
@@ -344,10 +341,12 @@ class VerifyStream:
         cache_dir: Path | None = None,
         workers: int | None = None,
         on_done: Callable[[str], None] | None = None,
+        on_tampered: Tampered | None = None,
     ) -> None:
         self.trust_root = trust_root
         self.cache_dir = cache_dir
-        self.cache = _ResultCache(cache_dir)
+        self.on_tampered = on_tampered
+        self.cache = _ResultCache(cache_dir, on_tampered)
         self.workers = workers
         self.on_done = on_done
         self.results: dict[str, FileVerdict] = {}
@@ -364,7 +363,7 @@ class VerifyStream:
         key = job.key(self.trust_root)
         if key in self.results or key in self.futures:
             return
-        hit = self.cache.get(key)
+        hit = self.cache.get(key, job.filename)
         if hit is not None:
             self.results[key] = hit
             return
@@ -384,6 +383,7 @@ class VerifyStream:
                 cache_dir=self.cache_dir,
                 workers=self.workers,
                 on_done=self.on_done,
+                on_tampered=self.on_tampered,
             )
         try:
             for job in jobs:

@@ -85,6 +85,8 @@ def strip_additions(enriched: dict[str, Any], original: dict[str, Any]) -> dict[
     originals = list(walk(original))
     for i, comp in enumerate(walk(out)):
         before = originals[i] if i < len(originals) else {}
+        if str(comp.get("bom-ref", "")).startswith("bomguard:") and "bom-ref" not in before:
+            del comp["bom-ref"]
         if "properties" in comp:
             comp["properties"] = [
                 p for p in comp["properties"] if not p["name"].startswith("bomguard:")

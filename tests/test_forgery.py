@@ -426,3 +426,64 @@ def test_a_comparison_that_could_not_be_made_fails_strict(index_server, vsig, tm
     assert "bomguard:drift:checked" not in p
     assert p["bomguard:drift:unchecked"].startswith("previous-release:0.9 (")
     assert code == 1
+
+
+def test_a_component_whose_record_was_removed_is_caught(index_server, vsig, tmp_path, capsys):
+    # An invalid component stripped of every trace of bomguard looks "not enriched".
+    sig, root = vsig
+    _serve(index_server, sig, "widget", "1.0", ACME)
+    _serve(index_server, sig, "gadget", "2.0", ACME, defect=Defect.BAD_SIGNATURE)
+    code, out = _enrich(
+        index_server, tmp_path, root, [pypi("widget", "1.0"), pypi("gadget", "2.0")]
+    )
+    assert code == 1
+    data = json.loads(out.read_text())
+
+    def scrub(d):
+        gadget = _component(d, "gadget")
+        del gadget["properties"]
+        d["declarations"]["claims"] = [
+            c for c in d["declarations"]["claims"] if c.get("target") != gadget["bom-ref"]
+        ]
+
+    code, err = _verify(_tamper(out, data, scrub), root, capsys)
+    assert code == 1, err
+    assert "pkg:pypi/gadget@2.0" in err and "without bomguard's record" in err
+
+
+# -- every claim names its component ----------------------------------------------------
+
+
+def test_components_without_bom_ref_get_one_and_reverify(index_server, vsig, tmp_path, capsys):
+    sig, root = vsig
+    _serve(index_server, sig, "widget", "1.0", ACME)
+    _serve(index_server, sig, "gadget", "2.0", ACME)
+    components = [pypi("widget", "1.0"), pypi("gadget", "2.0")]
+    for c in components:
+        del c["bom-ref"]
+    code, out = _enrich(index_server, tmp_path, root, components)
+    assert code == 0
+    data = json.loads(out.read_text())
+    refs = [_component(data, n)["bom-ref"] for n in ("widget", "gadget")]
+    assert len(set(refs)) == 2 and all(r.startswith("bomguard:component:") for r in refs)
+    assert {c["target"] for c in data["declarations"]["claims"]} == set(refs)
+    code, err = _verify(out, root, capsys)
+    assert code == 0, err
+
+
+def test_a_shared_bom_ref_is_refused_before_any_request(index_server, vsig, tmp_path, capsys):
+    sig, root = vsig
+    _serve(index_server, sig, "widget", "1.0", ACME)
+    _serve(index_server, sig, "gadget", "2.0", ACME)
+    components = [
+        pypi("widget", "1.0"),
+        pypi("gadget", "2.0", **{"bom-ref": "pkg:pypi/widget@1.0"}),
+    ]
+    index_server.reset_log()
+    capsys.readouterr()
+    code, out = _enrich(index_server, tmp_path, root, components)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "bom-ref 'pkg:pypi/widget@1.0'" in err and "/components/1" in err
+    assert index_server.count("/") == 0
+    assert not out.exists()

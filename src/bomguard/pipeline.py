@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bomguard.drift import Expectation, assess, load_baseline, load_pins
+from bomguard.errors import InputError
 from bomguard.index import (
     FetchedFile,
     FetchState,
@@ -273,6 +274,23 @@ def _with_drift(
     return replace(evidence, drift=events, drift_checked=checked, drift_unchecked=tuple(unusable))
 
 
+def _refuse_shared_bom_refs(sbom: Path, components: Sequence[Component]) -> None:
+    """A PyPI component whose ``bom-ref`` another component shares cannot be named by the
+    claim that carries its evidence: refuse the input now, not at ``verify`` time."""
+    first: dict[str, Component] = {}
+    for component in components:
+        ref = component.bom_ref
+        if not ref:
+            continue
+        other = first.setdefault(ref, component)
+        if other is not component and (component.pypi or other.pypi):
+            raise InputError(
+                f"{sbom}: {component.locator}: bom-ref {ref!r} is also the bom-ref of "
+                f"{other.locator}; CycloneDX requires unique bom-refs, and bomguard's "
+                "evidence could not name its component"
+            )
+
+
 def _requests(
     components: Sequence[Component], options: EnrichOptions
 ) -> tuple[dict[str, ReleaseRequest], dict[str, ComponentEvidence | None]]:
@@ -349,6 +367,8 @@ def enrich(
     pins = load_pins(options.pins) if options.pins else {}
     document = read_sbom(sbom, options.input_format)
     components = document.components()
+    if document.supports_declarations:
+        _refuse_shared_bom_refs(sbom, components)
 
     requests, evidence = _requests(components, options)
 
@@ -412,6 +432,8 @@ def enrich(
         from bomguard.sbom.declarations import build_declarations
 
         subjects = [(c, e) for c in components if (e := evidence.get(c.locator)) is not None]
+        targets = document.claim_targets([c.locator for c, _ in subjects])
+        subjects = [(replace(c, bom_ref=targets[c.locator]), e) for c, e in subjects]
         declarations, standards = build_declarations(
             subjects, policies, verdict.results, embed=embed, now=moment
         )

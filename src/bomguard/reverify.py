@@ -188,6 +188,21 @@ def reverify(
     plans = [_plan(c) for c in components if c.properties.get(P + "status") is not None]
     if not plans:
         raise InputError(f"{sbom}: no component carries bomguard:provenance:status: not enriched")
+    # bomguard records a status on every PyPI component it judged: one without a record in
+    # an enriched SBOM was added, or had its record removed, after enrichment.
+    unjudged = [
+        Finding(
+            c.purl or c.name,
+            "(no record)",
+            Status.UNKNOWN.value,
+            "a PyPI component without bomguard's record: added, or its record removed, "
+            "after enrichment",
+            0,
+            ("no bomguard:provenance:status",),
+        )
+        for c in components
+        if (c.pypi is not None or c.pypi_error) and P + "status" not in c.properties
+    ]
     if not document.supports_declarations:
         raise UnprovableFormat(
             f"{sbom}: {document.format_name} {document.spec_version} carries no embedded "
@@ -252,7 +267,7 @@ def reverify(
                 plan.problems.append(problem)
         rechecked.setdefault(n, {})[filename] = FileEvidence(filename, sha, status, reason)
 
-    findings = []
+    findings = list(unjudged)
     for n, plan in enumerate(plans):
         if plan.status == Status.NOT_APPLICABLE.value:
             continue

@@ -8,7 +8,7 @@ schema of the document's spec version.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,25 @@ class CycloneDxJson(SbomDocument):
         merged, definitions = merge_declarations(self.data, declarations, standards)
         self.data["declarations"] = merged
         self.data["definitions"] = definitions
+
+    def claim_targets(self, locators: Sequence[str]) -> dict[str, str]:
+        """The ``bom-ref`` each component's claim targets; a component that has none is
+        given one (``bomguard:component:<n>``), so that every claim names its component."""
+        nodes = dict(self._walk())
+        taken = {str(n.get("bom-ref")) for n in nodes.values() if n.get("bom-ref")}
+        out: dict[str, str] = {}
+        n = 0
+        for locator in locators:
+            node = nodes[locator]
+            ref = node.get("bom-ref")
+            if not isinstance(ref, str) or not ref:
+                while f"bomguard:component:{n}" in taken:
+                    n += 1
+                ref = f"bomguard:component:{n}"
+                taken.add(ref)
+                node["bom-ref"] = ref
+            out[locator] = ref
+        return out
 
     def embedded_evidence(self) -> dict[str, list[tuple[str, str | None, bytes]]]:
         from bomguard.sbom.declarations import read_embedded

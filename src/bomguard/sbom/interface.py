@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,11 @@ class SbomDocument(ABC):
         self, declarations: dict[str, Any], standards: list[dict[str, Any]]
     ) -> None:
         """Add bomguard's declarations and standards (replacing earlier ones of its own)."""
+        raise NotImplementedError(f"{self.format_name} has no declarations")
+
+    def claim_targets(self, locators: Sequence[str]) -> dict[str, str]:
+        """The ``bom-ref`` each component's claim targets, giving one to a component that
+        has none (only for formats with declarations)."""
         raise NotImplementedError(f"{self.format_name} has no declarations")
 
     def embedded_evidence(self) -> dict[str, list[tuple[str, str | None, bytes]]]:

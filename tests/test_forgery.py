@@ -151,9 +151,20 @@ def _recorded_repository_edited(data):
             p["value"] = "https://github.com/evil/widget"
 
 
+def _trusted_publisher(value):
+    def edit(data):
+        for p in _component(data, "widget")["properties"]:
+            if p["name"] == "bomguard:provenance:publisher:trusted-publisher":
+                p["value"] = value
+
+    return edit
+
+
 @pytest.mark.parametrize(
     "attack",
     [
+        _trusted_publisher("{not json"),
+        _trusted_publisher(json.dumps(EVIL.publisher())),
         _drop_file_properties,
         _drop_declarations,
         _point_gadget_at_widget_evidence,

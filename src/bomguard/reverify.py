@@ -243,9 +243,10 @@ def reverify(
             if plan.files.get(filename) is Status.VERIFIED:
                 allowed = _allowed(plan, filename)
                 publisher = allowed[0].get(TRUSTED_PUBLISHER) if allowed else None
-                if publisher is None:
+                if publisher is None or record_from_json(publisher) is None:
                     plan.problems.append(
-                        f"{filename}: no recorded Trusted Publisher to hold the evidence to"
+                        f"{filename}: no recorded Trusted Publisher (that parses) to hold the "
+                        "evidence to"
                     )
                     continue
                 held_to = publisher

@@ -227,7 +227,14 @@ def _verify_in_worker(job: VerifyJob) -> dict[str, Any]:
 
 
 def _run(verifier: ProvenanceVerifier, job: VerifyJob) -> FileVerdict:
-    held_to = json.loads(job.publisher) if job.publisher is not None else None
+    held_to = None
+    if job.publisher is not None:
+        try:
+            held_to = json.loads(job.publisher)
+        except ValueError:
+            held_to = None
+        if not isinstance(held_to, dict):
+            return Status.INVALID, "the Trusted Publisher to hold it to does not parse", (), None
     return verifier.verify(job.provenance, job.filename, job.sha256, job.digest_source, held_to)
 
 

@@ -14,6 +14,9 @@ from bomguard.sbom import FORMATS as SBOM_FORMATS
 
 __all__ = ["diff"]
 
+_SHOWN = 20
+"""Changes that need review named on stderr (all of them are in the output)."""
+
 
 @click.command()
 @click.argument("base", type=click.Path(dir_okay=False, path_type=Path))
@@ -104,10 +107,12 @@ def diff(
         data = comment.encode("utf-8")
     emit(output, data, comment)
 
-    for change in result.changes:
-        if change.risky:
-            reasons = ", ".join(change.reasons())
-            click.echo(f"REVIEW: {change.display} ({change.kind}): {reasons}", err=True)
+    risky = [c for c in result.changes if c.risky]
+    for change in risky[:_SHOWN]:
+        reasons = ", ".join(change.reasons())
+        click.echo(f"REVIEW: {change.display} ({change.kind}): {reasons}", err=True)
+    if len(risky) > _SHOWN:
+        click.echo(f"REVIEW: ... and {len(risky) - _SHOWN} more (see the output)", err=True)
     counts: dict[str, int] = {}
     for change in result.changes:
         counts[change.kind] = counts.get(change.kind, 0) + 1

@@ -556,3 +556,17 @@ def test_policy_check_knows_component_change(tmp_path, capsys):
     bad.write_text(CHANGE_POLICY.replace("component.change.kinds)", "component.change.kindz)", 1))
     assert run_cli(["policy", "check", str(bad)]) == 2
     assert "no field 'kindz' in component.change" in capsys.readouterr().out
+
+
+def test_a_second_version_beside_the_first_is_still_compared(index_server, vsig, tmp_path):
+    """NEW keeps widget 1.0 and adds 1.1 from a fork: not a new package, an upgrade."""
+    sig, root = vsig
+    release(index_server, sig, "widget", "1.0")
+    release(index_server, sig, "widget", "1.1", CHANGES["repository-changed"])
+    base = sbom(tmp_path / "base.json", ("widget", "1.0"))
+    new = sbom(tmp_path / "new.json", ("widget", "1.0"), ("widget", "1.1"))
+    _, data, _ = diff_json(index_server, root, tmp_path, base, new)
+    [upgrade] = [c for c in data["changes"] if c["change"] == "upgraded"]
+    assert (upgrade["from"], upgrade["to"]) == ("1.0", "1.1")
+    assert "repository-changed" in upgrade["review"]
+    assert [c["change"] for c in data["changes"]].count("unchanged") == 1

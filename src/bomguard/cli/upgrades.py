@@ -58,7 +58,7 @@ def upgrades(
     """
     from bomguard.index import redact_url
     from bomguard.review.render import (
-        GITLAB_COMMENT_LIMIT,
+        GITHUB_COMMENT_LIMIT,
         render_json,
         render_markdown,
         render_table,
@@ -83,7 +83,7 @@ def upgrades(
     markdown = render_markdown(
         result.changes,
         verdict,
-        limit=GITLAB_COMMENT_LIMIT,
+        limit=GITHUB_COMMENT_LIMIT,
         title="bomguard: upgrade candidates",
         hint="bomguard upgrades --format json",
     )

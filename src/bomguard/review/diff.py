@@ -88,8 +88,10 @@ def pair(
     """Pair the PyPI packages of two SBOMs: ``(name, base, new)`` per change.
 
     Equal versions are unchanged; a version only in the new SBOM is compared with the
-    nearest lower version only in the base (else the lowest one: a downgrade); base
-    versions nothing was compared with are removed. Sorted by name, then version.
+    nearest lower version only in the base (else the lowest one: a downgrade), or, when
+    every base version stays, with the nearest lower base version (so a second version
+    added beside the first is still held to the package's identity); base versions
+    nothing was compared with are removed. Sorted by name, then version.
     """
     before, after = _pypi(base), _pypi(new)
     pairs: list[tuple[str, Component | None, Component | None]] = []
@@ -99,12 +101,15 @@ def pair(
             pairs.append((name, old[version], cur[version]))
         gone = sorted(set(old) - set(cur), key=_version_key)
         used: set[str] = set()
+        # A new version is held to a base version even when the old one stays too: adding
+        # 1.1 beside 1.0 is an upgrade of the package, not a new package.
+        bases = gone or sorted(old, key=_version_key)
         for version in sorted(set(cur) - set(old), key=_version_key):
-            if not gone:
+            if not bases:
                 pairs.append((name, None, cur[version]))
                 continue
-            lower = [g for g in gone if _version_key(g) < _version_key(version)]
-            chosen = lower[-1] if lower else gone[0]
+            lower = [g for g in bases if _version_key(g) < _version_key(version)]
+            chosen = lower[-1] if lower else bases[0]
             used.add(chosen)
             pairs.append((name, old[chosen], cur[version]))
         pairs.extend((name, old[g], None) for g in gone if g not in used)

@@ -399,8 +399,9 @@ def test_markdown_comment_structure_and_escaping(index_server, vsig, tmp_path):
     assert comment.startswith("<!-- bomguard:diff -->\n")
     assert "**2 of 4 package changes need review**" in comment
     main, _, collapsed = comment.partition("<details>")
-    # The rows that need review come first, in the one table outside the collapsed part.
-    assert [r.split(" | ")[2] for r in _rows(main)[1:]] == ["added", "upgraded"]
+    # The rows that need review come first, in the one table outside the collapsed part:
+    # an identity change before a new unattested package.
+    assert [r.split(" | ")[2] for r in _rows(main)[1:]] == ["upgraded", "added"]
     assert "workflow changed release.yml → publish.yml" in main
     assert "<summary>2 more without findings</summary>" in collapsed
     assert [r.split(" | ")[2] for r in _rows(collapsed)[1:]] == ["removed", "upgraded"]
@@ -570,3 +571,23 @@ def test_a_second_version_beside_the_first_is_still_compared(index_server, vsig,
     assert (upgrade["from"], upgrade["to"]) == ("1.0", "1.1")
     assert "repository-changed" in upgrade["review"]
     assert [c["change"] for c in data["changes"]].count("unchanged") == 1
+
+
+def test_real_releases_quiet_upgrade_and_upgrade_candidate(real_index, tmp_path):
+    """Real PEP 740 provenance of two pypi-attestations releases, the real Sigstore root."""
+    server, _ = real_index
+    base = sbom(tmp_path / "base.json", ("pypi-attestations", "0.0.16"))
+    new = sbom(tmp_path / "new.json", ("pypi-attestations", "0.0.19"))
+    out = tmp_path / "diff.json"
+    args = ["diff", str(base), str(new), "--index-url", server.index_url, "--no-cache"]
+    code = run_cli([*args, "--trust-root", "embedded", "--format", "json", "-o", str(out)])
+    assert code == 0
+    [change] = json.loads(out.read_text())["changes"]
+    assert change["base"]["status"] == "verified" and change["new"]["status"] == "verified"
+    assert change["base"]["publisher"]["repository"] == "trailofbits/pypi-attestations"
+    assert change["compared"] is True and change["events"] == [] and change["review"] == []
+
+    out = tmp_path / "upgrades.txt"
+    args = ["upgrades", str(base), "--index-url", server.index_url, "--no-cache"]
+    assert run_cli([*args, "--trust-root", "embedded", "-o", str(out)]) == 0
+    assert out.read_text() == "  pypi-attestations 0.0.16 → 0.0.19: same publisher, same workflow\n"

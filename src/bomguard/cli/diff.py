@@ -67,6 +67,7 @@ def diff(
     version's, field by field. Exit 1 when the policy fails for one of them.
     """
     from bomguard.index import redact_url
+    from bomguard.review.changes import KINDS
     from bomguard.review.diff import diff as run
     from bomguard.review.render import (
         comment_length,
@@ -113,10 +114,8 @@ def diff(
         click.echo(f"REVIEW: {change.display} ({change.kind}): {reasons}", err=True)
     if len(risky) > _SHOWN:
         click.echo(f"REVIEW: ... and {len(risky) - _SHOWN} more (see the output)", err=True)
-    counts: dict[str, int] = {}
-    for change in result.changes:
-        counts[change.kind] = counts.get(change.kind, 0) + 1
-    summary = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no PyPI package"
+    counts = {k: sum(1 for c in result.changes if c.kind == k) for k in KINDS}
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no PyPI package"
     where = options["mirror"] or redact_url(options["index_url"])
     click.echo(f"bomguard: {summary}; {where}; verdict: {verdict}", err=True)
     sys.exit(EXIT_PASS if verdict == "pass" else EXIT_FAIL)

@@ -78,6 +78,8 @@ def describe(change: Change) -> str:
         return "removed"
     if change.kind == "unchanged":
         return "unchanged"
+    if change.kind == "downgraded":
+        parts.append("downgrade")
     status = new.status if new is not None else None
     if status is not None and status is not Status.VERIFIED:
         reason = f" ({new.reason})" if new is not None and new.reason else ""
@@ -92,7 +94,7 @@ def describe(change: Change) -> str:
         parts.append(_event(event.kind, event.before, event.after))
     for reason in change.unchecked:
         parts.append(f"not compared: {reason}")
-    if not parts:
+    if not parts or parts == ["downgrade"]:
         if change.kind == "added" and new is not None and new.identity is not None:
             who = new.identity
             where = who.repository or who.san or who.kind or "?"
@@ -108,6 +110,19 @@ def describe(change: Change) -> str:
     for violation in change.violations:
         parts.append(f"policy {violation['severity']} {violation['rule']}")
     return "; ".join(parts)
+
+
+def urgency(change: Change) -> int:
+    """How soon a reviewer should look: policy errors and invalid provenance (0), identity
+    events and lost attestations (1), then the rest (2). Ties keep name order."""
+    new = change.new
+    if any(v["severity"] == "error" for v in change.violations) or (
+        new is not None and new.status is Status.INVALID
+    ):
+        return 0
+    if change.events or change.attestation == "lost":
+        return 1
+    return 2
 
 
 def _versions(change: Change) -> str:
@@ -174,7 +189,7 @@ def render_markdown(
     (:func:`comment_length`): rows that do not fit are left out (quiet rows first), and
     the comment says how many, and how many of those need review."""
     listed = [c for c in changes if c.kind != "unchanged"]
-    risky = [c for c in listed if c.risky]
+    risky = sorted((c for c in listed if c.risky), key=urgency)
     quiet = [c for c in listed if not c.risky]
     unchanged = len(changes) - len(listed)
     head = _summary(changes, verdict, title)
@@ -204,7 +219,9 @@ def render_markdown(
                 f"review): the comment is cut to {limit} characters. Every change is in "
                 f"`{hint}`.",
             ]
-        if unchanged:
+        if unchanged == 1:
+            lines += ["", "1 unchanged package is not listed."]
+        elif unchanged:
             lines += ["", f"{unchanged} unchanged packages are not listed."]
         lines += ["", f"<sub>bomguard {__version__}</sub>", ""]
         return "\n".join(lines)

@@ -166,8 +166,8 @@ _CHANGE = _object(
     (
         "kind",
         STRING,
-        '"added", "upgraded", "downgraded" or "unchanged" (bomguard diff, bomguard upgrades); '
-        '"" elsewhere',
+        '"added", "upgraded" or "downgraded": the releases bomguard diff and bomguard '
+        'upgrades judge; "" elsewhere',
     ),
     ("from", STRING, 'the version the base had, or "" (added, or not a review)'),
     ("to", STRING, 'the version the change brings, or ""'),

@@ -591,3 +591,20 @@ def test_real_releases_quiet_upgrade_and_upgrade_candidate(real_index, tmp_path)
     args = ["upgrades", str(base), "--index-url", server.index_url, "--no-cache"]
     assert run_cli([*args, "--trust-root", "embedded", "-o", str(out)]) == 0
     assert out.read_text() == "  pypi-attestations 0.0.16 → 0.0.19: same publisher, same workflow\n"
+
+
+def test_a_release_that_cannot_be_fetched_is_unknown_never_quiet(index_server, vsig, tmp_path):
+    sig, root = vsig
+    release(index_server, sig, "widget", "1.0")
+    release(index_server, sig, "widget", "1.1")
+    index_server.fault("/integrity/widget/1.1/", status=500)
+    base = sbom(tmp_path / "base.json", ("widget", "1.0"))
+    new = sbom(tmp_path / "new.json", ("widget", "1.1"))
+    code, _, changes = diff_json(index_server, root, tmp_path, base, new, "--retries", "0")
+    widget = changes["widget"]
+    assert widget["new"]["status"] == "unknown" and widget["attestation"] == "unknown"
+    assert widget["compared"] is False
+    assert "provenance unknown" in widget["review"]
+    assert code == 0  # the default policy fails on invalid only ...
+    code, _, _ = diff_json(index_server, root, tmp_path, base, new, "--retries", "0", "--strict")
+    assert code == 1  # ... --strict on unknown too

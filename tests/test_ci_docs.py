@@ -64,3 +64,24 @@ def test_pre_commit_hooks_run_real_commands():
         _parses(hook["entry"] + " policies/baseline.yaml")
         assert re.search(hook["files"], "policies/baseline.yaml")
         assert re.search(hook["exclude"], "policies/baseline.tests.yaml")
+
+
+def test_the_action_diff_mode_runs_commands_that_parse():
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert action["inputs"]["mode"]["default"] == "enrich"
+    step = next(s for s in action["runs"]["steps"] if s.get("id") == "diff")
+    assert step["if"] == "inputs.mode == 'diff'"
+    lines = [x.strip() for x in step["run"].splitlines() if "bomguard diff " in x]
+    assert len(lines) == 2  # the comment, then the SARIF report (without a second summary)
+    inputs = {k: v.get("default") or "x.json" for k, v in action["inputs"].items()}
+    for line in lines:
+        line = line.removeprefix("GITHUB_STEP_SUMMARY= ").split(" || ", 1)[0]
+        line = re.sub(r"\$\{\{ inputs\.([a-z-]+) \}\}", lambda m: inputs[m.group(1)], line)
+        line = line.replace('"${policy_args[@]}"', "--policy policies/baseline.yaml")
+        line = line.replace("$BOMGUARD_ARGS", "--strict").replace('"$BOMGUARD_SBOM"', "new.json")
+        line = line.replace('"$base"', "base.json").replace('"$RUNNER_TEMP/', '"')
+        _parses(line)
+    comment = next(s for s in action["runs"]["steps"] if "pull request" in s.get("name", ""))
+    from bomguard.review.render import MARKER
+
+    assert MARKER in comment["run"]  # updates the comment the renderer marks

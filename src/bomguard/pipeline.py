@@ -52,7 +52,15 @@ from bomguard.sbom.properties import addition_for
 from bomguard.verify import FileVerdict, TrustRoot, load_trust_root
 from bomguard.verify.batch import VerifyJob, VerifyStream
 
-__all__ = ["EnrichOptions", "EnrichResult", "enrich", "evidence_for", "fetch"]
+__all__ = [
+    "EnrichOptions",
+    "EnrichResult",
+    "enrich",
+    "evidence_for",
+    "fetch",
+    "fetch_and_verify",
+    "request_for",
+]
 
 Observer = Callable[[str, str], None]
 """Progress callback ``(event, detail)``: ``page``, ``provenance``, ``download``, ``retry``,
@@ -109,7 +117,7 @@ def _norm_index(url: str) -> str:
     return url.rstrip("/") + "/"
 
 
-def _request_for(
+def request_for(
     component: Component, options: EnrichOptions
 ) -> ReleaseRequest | ComponentEvidence | None:
     """The release to fetch for a component, or its evidence when none can be fetched."""
@@ -215,6 +223,55 @@ def evidence_for(
     return ComponentEvidence(status, reason, files, index_url=fetch.index_url)
 
 
+Verdicts = dict[tuple[str, str | None, bytes | None], FileVerdict]
+"""Each verified file's verdict, by ``(filename, sha256, provenance bytes)``."""
+
+
+def fetch_and_verify(
+    requests: Sequence[ReleaseRequest],
+    options: EnrichOptions,
+    observer: Observer | None = None,
+    follow: Callable[[ReleaseFetch], list[ReleaseRequest]] | None = None,
+) -> tuple[dict[ReleaseRequest, ReleaseFetch], Verdicts, TrustRoot | None]:
+    """Fetch ``requests`` (and what ``follow`` names) and verify every provenance object.
+
+    The fetch and verify stages every command shares: verification starts while the rest
+    is still being fetched. With no request, nothing is loaded (not even the trust root).
+    """
+    if not requests:
+        return {}, {}, None
+    trust_root = load_trust_root(options.trust_root, staging=options.staging)
+
+    def done(filename: str) -> None:
+        if observer is not None:
+            observer("verify", filename)
+
+    def tampered(detail: str) -> None:
+        if observer is not None:
+            observer("cache-tampered", detail)
+
+    stream = VerifyStream(
+        trust_root,
+        expected=len(set(requests)) * 2,  # about 3 files a release; fewer when the SBOM names them
+        cache_dir=options.index.cache_dir,
+        workers=options.workers,
+        on_done=done,
+        on_tampered=tampered,
+    )
+
+    def submit(fetch: ReleaseFetch) -> list[ReleaseRequest]:
+        for f in _present(fetch):
+            stream.submit(_job(f))
+        return follow(fetch) if follow is not None else []
+
+    try:
+        fetched = fetch_releases(list(requests), options.index, observer, submit)
+        verdicts = _verify_all(fetched, stream)
+    finally:
+        stream.close()
+    return fetched, verdicts, trust_root
+
+
 def _earlier(fetch: ReleaseFetch, depth: int) -> list[ReleaseRequest]:
     """The nearest ``depth`` earlier releases with files, to compare identities with."""
     from packaging.version import InvalidVersion, Version
@@ -297,7 +354,7 @@ def _requests(
     requests: dict[str, ReleaseRequest] = {}
     evidence: dict[str, ComponentEvidence | None] = {}
     for component in components:
-        outcome = _request_for(component, options)
+        outcome = request_for(component, options)
         if isinstance(outcome, ReleaseRequest):
             requests[component.locator] = outcome
         else:
@@ -372,43 +429,14 @@ def enrich(
 
     requests, evidence = _requests(components, options)
 
-    trust_root = None
-    fetched: dict[ReleaseRequest, ReleaseFetch] = {}
-    verdicts: dict[tuple[str, str | None, bytes | None], FileVerdict] = {}
-    if requests:
-        trust_root = load_trust_root(options.trust_root, staging=options.staging)
-        main = set(requests.values())
+    main = set(requests.values())
 
-        def done(filename: str) -> None:
-            if observer is not None:
-                observer("verify", filename)
+    def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:
+        return _earlier(fetch, options.drift_depth) if fetch.request in main else []
 
-        def tampered(detail: str) -> None:
-            if observer is not None:
-                observer("cache-tampered", detail)
-
-        # Verification starts while the rest is still being fetched.
-        stream = VerifyStream(
-            trust_root,
-            expected=len(main) * 2,  # about 3 files a release; fewer when the SBOM names them
-            cache_dir=options.index.cache_dir,
-            workers=options.workers,
-            on_done=done,
-            on_tampered=tampered,
-        )
-
-        def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:
-            for f in _present(fetch):
-                stream.submit(_job(f))
-            if fetch.request not in main:
-                return []
-            return _earlier(fetch, options.drift_depth)
-
-        try:
-            fetched = fetch_releases(list(requests.values()), options.index, observer, follow)
-            verdicts = _verify_all(fetched, stream)
-        finally:
-            stream.close()
+    fetched, verdicts, trust_root = fetch_and_verify(
+        list(requests.values()), options, observer, follow
+    )
     embed = document.supports_declarations and options.embed_evidence is not False
     for component in components:
         request = requests.get(component.locator)

@@ -46,6 +46,11 @@ class _LazyGroup(click.Group):
 
     #: name -> (module, attribute, the short help shown by ``bomguard --help``)
     lazy: dict[str, tuple[str, str, str]] = {
+        "diff": (
+            "bomguard.cli.diff",
+            "diff",
+            "Review a dependency change: every PyPI package BASE and NEW differ in, verified.",
+        ),
         "enrich": (
             "bomguard.cli.enrich",
             "enrich",
@@ -65,6 +70,11 @@ class _LazyGroup(click.Group):
             "bomguard.cli.verify",
             "verify",
             "Re-verify an enriched SBOM offline from the provenance embedded in it.",
+        ),
+        "upgrades": (
+            "bomguard.cli.upgrades",
+            "upgrades",
+            "Vet upgrades: the releases newer than each PyPI package in SBOM, verified.",
         ),
     }
 

@@ -161,6 +161,46 @@ _DRIFT = _object(
     *((kind.replace("-", "_"), BOOL, f"whether a {kind} event was raised") for kind in EVENT_KINDS),
 )
 
+_CHANGE = _object(
+    "component.change",
+    (
+        "kind",
+        STRING,
+        '"added", "upgraded" or "downgraded": the releases bomguard diff and bomguard '
+        'upgrades judge; "" elsewhere',
+    ),
+    ("from", STRING, 'the version the base had, or "" (added, or not a review)'),
+    ("to", STRING, 'the version the change brings, or ""'),
+    (
+        "from_status",
+        STRING,
+        'the provenance status of the base version (recorded or verified), or ""',
+    ),
+    (
+        "attestation",
+        STRING,
+        '"kept", "gained", "lost", "none" (neither attested) or "unknown" (a side could '
+        'not be determined); "" when nothing was compared',
+    ),
+    (
+        "compared",
+        BOOL,
+        "whether this release's identities were compared with the base version's "
+        "(false: the base was not verified, or nothing to compare)",
+    ),
+    ("count", INT, "number of identity events against the base version"),
+    ("kinds", list_of(STRING), "the distinct event kinds, sorted"),
+    (
+        "events",
+        list_of(
+            _object(
+                "component.change.events[]", *((f.name, f.type, f.doc) for f in _DRIFT_EVENT.fields)
+            )
+        ),
+        "identity events against the base version (the same shapes as drift events)",
+    ),
+)
+
 
 _FILE = _object(
     "component.provenance.files[]",
@@ -212,6 +252,7 @@ COMPONENT = _object(
         "PEP 740 provenance, verified",
     ),
     ("drift", _DRIFT, "identity drift against earlier releases, a baseline and pins"),
+    ("change", _CHANGE, "what a reviewed dependency change did to this package (diff, upgrades)"),
 )
 
 SBOM = _object(

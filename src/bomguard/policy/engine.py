@@ -449,8 +449,12 @@ def evaluate(
     *,
     now: dt.datetime | None = None,
     engine: str | Engine | None = None,
+    changes: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Verdict:
     """Evaluate every rule of every policy over every component, and over the SBOM.
+
+    ``changes`` gives ``component.change`` by component locator (``bomguard diff`` and
+    ``upgrades``); components it does not name see a blank change.
 
     A component is evaluated and counted once per locator (the first occurrence wins).
     ``now`` (default: the current time; naive means UTC) is bound to ``now`` in CEL and
@@ -488,7 +492,10 @@ def evaluate(
                 component_label(component),
                 component.bom_ref,
                 component_facts(
-                    component, evidence, policy.is_critical(normalized_name(component))
+                    component,
+                    evidence,
+                    policy.is_critical(normalized_name(component)),
+                    (changes or {}).get(component.locator),
                 ),
             )
             for component, evidence in unique

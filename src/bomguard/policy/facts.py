@@ -27,10 +27,12 @@ from bomguard.models import (
 )
 
 __all__ = [
+    "blank_change_facts",
     "blank_component_facts",
     "component_facts",
     "component_label",
     "component_status",
+    "event_facts",
     "facts_label",
     "normalized_name",
     "sample_component_facts",
@@ -97,11 +99,16 @@ def _publisher(identity: Identity | None) -> dict[str, str]:
 
 
 def component_facts(
-    component: Component, evidence: ComponentEvidence | None, critical: bool
+    component: Component,
+    evidence: ComponentEvidence | None,
+    critical: bool,
+    change: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON-ready value bound to ``component`` in CEL (see the module docstring).
 
-    ``critical`` says whether the evaluating policy lists this component as critical.
+    ``critical`` says whether the evaluating policy lists this component as critical;
+    ``change`` is what ``bomguard diff`` or ``upgrades`` found (see
+    :func:`bomguard.review.changes.change_facts`); without it every key is blank.
     """
     status, reason = component_status(component, evidence)
     files = evidence.files if evidence is not None else ()
@@ -137,6 +144,34 @@ def component_facts(
             "total_files": len(files),
         },
         "drift": _drift(evidence),
+        "change": dict(change) if change is not None else blank_change_facts(),
+    }
+
+
+def blank_change_facts() -> dict[str, Any]:
+    """``component.change`` outside a review (``enrich``): nothing changed, nothing known."""
+    return {
+        "kind": "",
+        "from": "",
+        "to": "",
+        "from_status": "",
+        "attestation": "",
+        "compared": False,
+        "count": 0,
+        "kinds": [],
+        "events": [],
+    }
+
+
+def event_facts(event: DriftEvent) -> dict[str, Any]:
+    """One drift or change event as CEL sees it."""
+    return {
+        "kind": event.kind,
+        "before": event.before,
+        "after": event.after,
+        "source": event.source.value,
+        "since": event.since,
+        "asserted_by_index": event.asserted_by_index,
     }
 
 
@@ -150,17 +185,7 @@ def _drift(evidence: ComponentEvidence | None) -> dict[str, Any]:
         "unchecked": list(evidence.drift_unchecked) if evidence is not None else [],
         "count": len(events),
         "kinds": kinds,
-        "events": [
-            {
-                "kind": e.kind,
-                "before": e.before,
-                "after": e.after,
-                "source": e.source.value,
-                "since": e.since,
-                "asserted_by_index": e.asserted_by_index,
-            }
-            for e in events
-        ],
+        "events": [event_facts(e) for e in events],
     }
     for kind in DRIFT_KINDS:
         facts[kind.replace("-", "_")] = kind in kinds
@@ -261,4 +286,15 @@ def sample_component_facts() -> dict[str, Any]:
         ),
         drift_checked=("previous-release:0.9",),
     )
-    return component_facts(sample, evidence, True)
+    change = {
+        "kind": "upgraded",
+        "from": "0.9",
+        "to": "1.0.0",
+        "from_status": "verified",
+        "attestation": "kept",
+        "compared": True,
+        "count": 1,
+        "kinds": ["workflow-changed"],
+        "events": [event_facts(evidence.drift[0])],
+    }
+    return component_facts(sample, evidence, True, change)

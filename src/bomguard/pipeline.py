@@ -13,6 +13,7 @@ and operational errors) or recorded as statuses (everything per component).
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -168,6 +169,7 @@ def _file_evidence(
         attestations=results,
         identity=identity,
         provenance=fetched.provenance if keep else None,
+        provenance_sha256=hashlib.sha256(fetched.provenance).hexdigest(),
     )
 
 

@@ -807,7 +807,9 @@ class VirtualSigstore:
         self._counter += 1
         label = f"leaf/{self._counter}"
         key = self._key(curve, label)
-        cert = self._leaf_certificate(key.public, identity, ca, good_sct=good_sct, at=at, label=label)
+        cert = self._leaf_certificate(
+            key.public, identity, ca, good_sct=good_sct, at=at, label=label
+        )
         return LeafCertificate(
             key=key,
             cert=cert,
@@ -1040,7 +1042,9 @@ class VirtualSigstore:
             "envelope": {"statement": statement_b64, "signature": signature_b64},
         }
 
-    def log_dsse(self, envelope: bytes, verifier_b64: str, *, integrated_time: int) -> dict[str, Any]:
+    def log_dsse(
+        self, envelope: bytes, verifier_b64: str, *, integrated_time: int
+    ) -> dict[str, Any]:
         """What the Rekor v1 endpoint answers to a ``dsse`` entry: ``{uuid: entry}``.
 
         ``envelope`` is the DSSE envelope's JSON as proposed; ``verifier_b64`` the base64
@@ -1212,6 +1216,7 @@ def make_provenance(
 
 SIGNING_CONFIG_MEDIA_TYPE: Final = "application/vnd.dev.sigstore.signingconfig.v0.2+json"
 CLIENT_TRUST_CONFIG_MEDIA_TYPE: Final = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
+_AMBIENT_REQUEST_TOKEN: Final = "virtual-actions-request-token"
 TOKEN_AUDIENCE: Final = "sigstore"
 """The ``aud`` sigstore-python's ``IdentityToken`` requires (its default client ID)."""
 
@@ -1282,12 +1287,17 @@ class SigningServices:
         self.oidc_key = self.sigstore._key(Curve.P256, "oidc")
         self.requests: list[str] = []
         self.errors: list[str] = []
+        self.ambient: GitHubIdentity | None = None
+        """Whose token the GitHub Actions token endpoint hands out (see :meth:`github_env`)."""
         self._lock = threading.Lock()
         services = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:
+                self.do_POST()
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -1346,20 +1356,39 @@ class SigningServices:
         }
         return jwt.encode(claims, (key or self.oidc_key).private, algorithm="ES256")
 
+    def github_env(self, identity: GitHubIdentity) -> dict[str, str]:
+        """The environment of a GitHub Actions job with ``id-token: write`` whose token
+        endpoint (``ACTIONS_ID_TOKEN_REQUEST_URL``) is this server, handing out tokens for
+        ``identity``: what sigstore-python's ambient credential detection reads."""
+        self.ambient = identity
+        return {
+            "GITHUB_ACTIONS": "true",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}/github-actions/token?api-version=2",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": _AMBIENT_REQUEST_TOKEN,
+        }
+
     # ------------------------------------------------------------------ endpoints
+
+    def _github_token(self, path: str, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        if headers.get("Authorization", "").lower() != f"bearer {_AMBIENT_REQUEST_TOKEN}":
+            return 401, {"message": "bad request token"}
+        if self.ambient is None:
+            return 403, {"message": "no id-token permission"}
+        audience = path.split("audience=", 1)[1].split("&", 1)[0] if "audience=" in path else ""
+        return 200, {"value": self.mint_token(self.ambient, audience=audience)}
 
     def _route(
         self, path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, dict[str, Any]]:
+        if path.startswith("/github-actions/token"):
+            return self._github_token(path, headers)
         if path == "/api/v2/signingCert":
             return self._signing_cert(headers, body)
         if path == "/api/v1/log/entries":
             return self._log_entry_v1(body)
         return 404, {"code": 404, "message": f"no such endpoint: {path}"}
 
-    def _signing_cert(
-        self, headers: Mapping[str, str], body: bytes
-    ) -> tuple[int, dict[str, Any]]:
+    def _signing_cert(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         auth = headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
             return 401, {"code": 401, "message": "no bearer token"}
@@ -1402,9 +1431,7 @@ class SigningServices:
         public = cert.public_key()
         assert isinstance(public, ec.EllipticCurvePublicKey)
         try:
-            public.verify(
-                signature, pae(doc["payloadType"], payload), ec.ECDSA(hashes.SHA256())
-            )
+            public.verify(signature, pae(doc["payloadType"], payload), ec.ECDSA(hashes.SHA256()))
         except Exception:
             return 400, {"code": 400, "message": "the DSSE signature does not verify"}
         entry = self.sigstore.log_dsse(envelope, verifier_b64, integrated_time=int(time.time()))

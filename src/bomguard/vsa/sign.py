@@ -71,7 +71,7 @@ def load_trust_config(path: Path | None, *, staging: bool) -> Any:
     try:
         return ClientTrustConfig(
             trustroot_v1.ClientTrustConfig(
-                media_type=_CLIENT_TRUST_CONFIG,
+                media_type="application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
                 trusted_root=trustroot_v1.TrustedRoot.from_json(root),
                 signing_config=trustroot_v1.SigningConfig.from_json(signing),
             )

@@ -24,7 +24,7 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "check_statement",
     "inputs_from_result",
     "level_for",
+    "resource_uri_of",
     "time_verified",
 ]
 
@@ -62,7 +63,7 @@ class Subject:
 
     name: str
     sha256: str
-    annotations: Mapping[str, str] = field(default_factory=dict)
+    annotations: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "digest": {"sha256": self.sha256}}
@@ -150,6 +151,22 @@ def build_statement(inputs: VsaInputs) -> bytes:
     return data
 
 
+def resource_uri_of(sbom_bytes: bytes) -> str | None:
+    """The SBOM's own name for itself: a CycloneDX JSON ``serialNumber``, an SPDX 2 JSON
+    ``documentNamespace``, or ``None`` (other encodings: the VSA names the file)."""
+    try:
+        doc = json.loads(sbom_bytes)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    for key in ("serialNumber", "documentNamespace"):
+        value = doc.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def inputs_from_result(
     result: Any, sbom_name: str, sbom_bytes: bytes, resource_uri: str | None
 ) -> VsaInputs:
@@ -172,7 +189,9 @@ def inputs_from_result(
         for f in evidence.files:
             if f.sha256:
                 files.append(
-                    Subject(f.filename, f.sha256.lower(), {"bomguard:provenance": f.status.value})
+                    Subject(
+                        f.filename, f.sha256.lower(), (("bomguard:provenance", f.status.value),)
+                    )
                 )
             digest = getattr(f, "provenance_sha256", None)
             if digest:

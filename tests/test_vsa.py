@@ -212,6 +212,27 @@ def test_failed_verdict_is_a_failed_vsa_and_the_gate_refuses_it(
     assert "FAIL: VSA signed by" in err and ": FAILED for" in err
 
 
+def test_several_policies_are_one_policy_set_and_each_passed_is_a_level(
+    index_server, services, served, tmp_path, capsys
+):
+    baseline = ROOT / "policies" / "baseline.yaml"
+    vsa = tmp_path / "v.json"
+    code, _ = _enrich(
+        index_server, services, tmp_path, "--policy", str(baseline), "--strict", "--vsa", str(vsa)
+    )
+    assert code == 0, capsys.readouterr().err
+    predicate = check_statement(json.loads(vsa.read_bytes()))["predicate"]
+    assert predicate["verifiedLevels"] == ["BOMGUARD_POLICY_BASELINE", "BOMGUARD_POLICY_STRICT"]
+    policy = predicate["policy"]
+    assert policy["uri"] == "bomguard:policy-set"
+    listed = policy["annotations"]["policies"]
+    assert {p["uri"] for p in listed} == {str(baseline), "builtin:strict-policy.yaml"}
+    baseline_sha = hashlib.sha256(baseline.read_bytes()).hexdigest()
+    assert {"uri": str(baseline), "digest": {"sha256": baseline_sha}} in listed
+    canonical = json.dumps(listed, sort_keys=True, separators=(",", ":")).encode()
+    assert policy["digest"]["sha256"] == hashlib.sha256(canonical).hexdigest()
+
+
 def test_statement_is_reproducible_with_source_date_epoch(
     index_server, services, served, tmp_path, monkeypatch
 ):

@@ -450,11 +450,31 @@ def test_no_sigstore_reachable_is_one_line_exit_3_and_the_unsigned_vsa_is_writte
     err = capsys.readouterr().err
     assert code == 3
     errors = [line for line in err.splitlines() if line.startswith("bomguard: error:")]
-    assert len(errors) == 1 and "cannot sign the VSA" in errors[0]
+    assert len(errors) == 1
+    assert "cannot sign the VSA: cannot reach http://127.0.0.1:9/api/v2/signingCert" in errors[0]
     assert "Traceback" not in err
     assert out.exists()
     subject = json.loads(vsa.read_bytes())["subject"][0]
     assert subject["digest"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert not (tmp_path / "v.json.sigstore.json").exists()
+
+
+def test_no_network_for_sigstores_own_config_is_exit_3(
+    index_server, services, served, tmp_path, monkeypatch, capsys
+):
+    """Without --trust-config the signing config comes over TUF: unreachable, exit 3."""
+    monkeypatch.setenv("BOMGUARD_TUF_URL", "http://127.0.0.1:9/")
+    vsa = tmp_path / "v.json"
+    token = services[0].mint_token(SIGNER)
+    code, out = _enrich(
+        index_server, services, tmp_path, "--vsa", str(vsa), "--sign", "--identity-token", token
+    )
+    err = capsys.readouterr().err
+    assert code == 3
+    assert [line for line in err.splitlines() if line.startswith("bomguard: error:")] == [
+        next(line for line in err.splitlines() if "could not refresh" in line)
+    ]
+    assert out.exists() and vsa.exists()
     assert not (tmp_path / "v.json.sigstore.json").exists()
 
 

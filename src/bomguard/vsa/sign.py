@@ -119,5 +119,27 @@ def sign_statement(
         with context.signer(token, cache=True) as signer:
             bundle = signer.sign_dsse(Statement(statement))
     except Exception as err:
-        raise OperationalError(f"cannot sign the VSA: {describe(err)}") from err
+        raise _signing_error(err) from err
     return bundle.to_json().encode("utf-8")
+
+
+_UNSIGNED_HINT = (
+    "the unsigned VSA and every other output were written; sign again when Sigstore is reachable"
+)
+
+
+def _signing_error(err: BaseException) -> OperationalError:
+    """One line for a failed signing: a service that cannot be reached is named by URL."""
+    import requests
+
+    current: BaseException | None = err
+    while current is not None:
+        if isinstance(current, requests.ConnectionError | requests.Timeout):
+            raw = current.request.url if current.request is not None else None
+            url = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
+            return OperationalError(
+                f"cannot sign the VSA: cannot reach {url or 'Sigstore'} ({type(current).__name__})",
+                hint=_UNSIGNED_HINT,
+            )
+        current = current.__cause__ or current.__context__
+    return OperationalError(f"cannot sign the VSA: {describe(err)}", hint=_UNSIGNED_HINT)

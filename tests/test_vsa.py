@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -239,12 +240,15 @@ def test_statement_is_reproducible_with_source_date_epoch(
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     runs = []
     for n in (1, 2):
+        if n == 2:
+            time.sleep(1.1)  # a later second on the clock: only SOURCE_DATE_EPOCH is written
         folder = tmp_path / str(n)
         folder.mkdir()
         code, _ = _enrich(index_server, services, folder, "--vsa", str(folder / "v.json"))
         assert code == 0
         runs.append((folder / "v.json").read_bytes())
     assert runs[0] == runs[1]
+    assert (tmp_path / "1" / "out.json").read_bytes() == (tmp_path / "2" / "out.json").read_bytes()
     assert json.loads(runs[0])["predicate"]["timeVerified"] == "2026-01-01T00:00:00Z"
     assert not (tmp_path / "1" / "v.json.sigstore.json").exists()
 

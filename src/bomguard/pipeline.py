@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -103,6 +104,12 @@ class EnrichResult:
     evaluated_at: datetime.datetime = field(
         default_factory=lambda: datetime.datetime.now(datetime.UTC)
     )
+
+
+def _recorded_time(moment: datetime.datetime) -> datetime.datetime:
+    """The time written into the SBOM: ``SOURCE_DATE_EPOCH`` when set (reproducible output)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return datetime.datetime.fromtimestamp(int(epoch), datetime.UTC) if epoch.isdigit() else moment
 
 
 def _norm_index(url: str) -> str:
@@ -415,7 +422,7 @@ def enrich(
 
         subjects = [(c, e) for c in components if (e := evidence.get(c.locator)) is not None]
         declarations, standards = build_declarations(
-            subjects, policies, verdict.results, embed=embed, now=moment
+            subjects, policies, verdict.results, embed=embed, now=_recorded_time(moment)
         )
         document.add_declarations(declarations, standards)
     return EnrichResult(document, components, evidence, verdict, policies, trust_root, moment)

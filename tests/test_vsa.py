@@ -496,7 +496,7 @@ def test_no_identity_is_exit_3_with_a_hint(index_server, services, served, tmp_p
     )
     err = capsys.readouterr().err
     assert code == 3
-    assert "no ambient CI credential" in err and "--identity-token" in err
+    assert "--sign: no identity to sign with" in err and "--identity-token" in err
     assert vsa.exists()
 
 
@@ -506,6 +506,7 @@ def test_no_identity_is_exit_3_with_a_hint(index_server, services, served, tmp_p
         ["--sign"],
         ["--vsa", "{tmp}/v.json", "--sign", "--identity-token", "not-a-jwt"],
         ["--vsa", "{tmp}/out.json"],
+        ["--vsa", "{tmp}/missing/v.json"],
         ["--vsa", "{tmp}/v.json", "--trust-config", "{tmp}/in.json"],
         ["--vsa", "{tmp}/v.json", "--sign", "--trust-config", "{tmp}/in.json"],
     ],
@@ -513,6 +514,7 @@ def test_no_identity_is_exit_3_with_a_hint(index_server, services, served, tmp_p
         "sign-without-vsa",
         "malformed-token",
         "vsa-is-output",
+        "vsa-folder-missing",
         "config-without-sign",
         "config-not-a-trust-config",
     ],

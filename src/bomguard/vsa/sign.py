@@ -21,6 +21,11 @@ __all__ = ["BUNDLE_SUFFIX", "check_identity_token", "load_trust_config", "sign_s
 
 BUNDLE_SUFFIX = ".sigstore.json"
 """The bundle of ``--vsa PATH`` is written to ``PATH.sigstore.json``."""
+_IDENTITY_HINT = (
+    "run in GitHub Actions with 'permissions: id-token: write' (or another CI "
+    "sigstore-python detects), or pass --identity-token / SIGSTORE_IDENTITY_TOKEN; the "
+    "unsigned VSA and every other output were written"
+)
 _CLIENT_TRUST_CONFIG = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
 
 
@@ -103,12 +108,14 @@ def sign_statement(
     try:
         raw = identity_token or detect_credential()
     except IdentityError as err:
-        raise OperationalError(f"--sign: no ambient CI identity: {err}") from err
+        raise OperationalError(
+            f"--sign: no identity to sign with: the ambient CI credential failed: {err}",
+            hint=_IDENTITY_HINT,
+        ) from err
     if not raw:
         raise OperationalError(
             "--sign: no identity to sign with: no ambient CI credential was detected",
-            hint="run in GitHub Actions with 'permissions: id-token: write' (or another CI "
-            "sigstore-python detects), or pass --identity-token / SIGSTORE_IDENTITY_TOKEN",
+            hint=_IDENTITY_HINT,
         )
     try:
         token = IdentityToken(raw)

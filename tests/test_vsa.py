@@ -380,6 +380,33 @@ def test_statement_edited_inside_the_bundle_is_refused(signed, services, tmp_pat
     assert "the signature does not verify" in err
 
 
+def test_attacker_re_signing_an_edited_sbom_with_their_own_identity_is_refused(
+    signed, services, tmp_path, capsys
+):
+    """Anyone with a CI identity can sign on the same Sigstore: the expected signer decides."""
+    from bomguard.vsa.sign import sign_statement
+
+    svc, root, config = services
+    out, vsa, _ = signed
+    statement = json.loads(vsa.read_bytes())
+    edited = out.read_bytes().replace(b'"verified"', b'"verified" ', 1)
+    out.write_bytes(edited)
+    statement["subject"][0]["digest"]["sha256"] = hashlib.sha256(edited).hexdigest()
+    evil = GitHubIdentity(repository="evil/deploy", workflow="sbom.yml")
+    bundle = tmp_path / "evil.sigstore.json"
+    bundle.write_bytes(
+        sign_statement(
+            json.dumps(statement).encode(),
+            trust_config=config,
+            identity_token=svc.mint_token(evil),
+        )
+    )
+    assert _verify_vsa(bundle, out, root, capsys, identity=evil.build_signer_uri)[0] == 0
+    code, err = _verify_vsa(bundle, out, root, capsys)
+    assert code == 1
+    assert "the signature does not verify" in err
+
+
 def test_bundle_from_another_sigstore_is_refused(index_server, services, served, tmp_path, capsys):
     _, root, _ = services
     with SigningServices(VirtualSigstore(seed=99)) as other:

@@ -193,7 +193,7 @@ def inputs_from_result(
                         f.filename, f.sha256.lower(), (("bomguard:provenance", f.status.value),)
                     )
                 )
-            digest = getattr(f, "provenance_sha256", None)
+            digest = f.provenance_sha256
             if digest:
                 where = f.provenance_url or f"{evidence.index_url or ''}{f.filename}/provenance"
                 provenance.add((redact_url(where), digest))

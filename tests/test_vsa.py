@@ -361,7 +361,7 @@ def test_signer_other_than_expected_is_refused(signed, services, capsys, identit
     out, _, bundle = signed
     code, err = _verify_vsa(bundle, out, services[1], capsys, identity=identity, issuer=issuer)
     assert code == 1
-    assert "FAIL:" in err and "the signature does not verify" in err
+    assert "FAIL:" in err and "the VSA does not verify" in err
 
 
 def test_statement_edited_inside_the_bundle_is_refused(signed, services, tmp_path, capsys):
@@ -377,7 +377,7 @@ def test_statement_edited_inside_the_bundle_is_refused(signed, services, tmp_pat
     forged = write_json(tmp_path / "forged.sigstore.json", doc)
     code, err = _verify_vsa(forged, out, services[1], capsys)
     assert code == 1
-    assert "the signature does not verify" in err
+    assert "the VSA does not verify" in err
 
 
 def test_attacker_re_signing_an_edited_sbom_with_their_own_identity_is_refused(
@@ -404,7 +404,7 @@ def test_attacker_re_signing_an_edited_sbom_with_their_own_identity_is_refused(
     assert _verify_vsa(bundle, out, root, capsys, identity=evil.build_signer_uri)[0] == 0
     code, err = _verify_vsa(bundle, out, root, capsys)
     assert code == 1
-    assert "the signature does not verify" in err
+    assert "the VSA does not verify" in err
 
 
 def test_bundle_from_another_sigstore_is_refused(index_server, services, served, tmp_path, capsys):
@@ -427,7 +427,7 @@ def test_bundle_from_another_sigstore_is_refused(index_server, services, served,
         assert code == 0, capsys.readouterr().err
     code, err = _verify_vsa(tmp_path / "out.vsa.json.sigstore.json", out, root, capsys)
     assert code == 1
-    assert "the signature does not verify" in err
+    assert "the VSA does not verify" in err
 
 
 def test_unsigned_statement_passed_as_signed_is_refused(signed, services, capsys):

@@ -132,9 +132,9 @@ def verify_vsa(
     try:
         payload_type, payload = verifier.verify_dsse(bundle, policy)
     except VerificationError as err:
-        raise VsaRejected(f"{bundle_path}: the signature does not verify: {err}") from err
+        raise VsaRejected(f"{bundle_path}: the VSA does not verify: {err}") from err
     except Exception as err:  # a malformed certificate or log entry
-        raise VsaRejected(f"{bundle_path}: the signature does not verify: {describe(err)}") from err
+        raise VsaRejected(f"{bundle_path}: the VSA does not verify: {describe(err)}") from err
     if payload_type != _DSSE_PAYLOAD_TYPE:
         raise VsaRejected(f"{bundle_path}: signs a {payload_type!r} payload, not an in-toto one")
     try:

@@ -52,6 +52,7 @@ def test_the_action_runs_a_command_that_parses():
     inputs = {k: v.get("default") or "x.json" for k, v in action["inputs"].items()}
     line = re.sub(r"\$\{\{ inputs\.([a-z-]+) \}\}", lambda m: inputs[m.group(1)], line)
     line = line.replace('"${policy_args[@]}"', "--policy policies/baseline.yaml")
+    line = line.replace('"${vsa_args[@]}"', "--vsa bomguard.vsa.json --sign")
     line = line.replace("$BOMGUARD_ARGS", "--strict").replace('"$BOMGUARD_SBOM"', "app.cdx.json")
     _parses(line)
     assert "upload-sarif" in str(action["runs"]["steps"])

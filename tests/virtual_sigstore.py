@@ -44,13 +44,18 @@ import enum
 import hashlib
 import json
 import struct
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import TracebackType
 from typing import Any, ClassVar, Final
 
+import jwt
 import rfc8785
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -73,6 +78,7 @@ __all__ = [
     "MerkleLog",
     "SigningIdentity",
     "SigningKey",
+    "SigningServices",
     "VirtualSigstore",
     "make_provenance",
     "other_filename",
@@ -801,18 +807,41 @@ class VirtualSigstore:
         self._counter += 1
         label = f"leaf/{self._counter}"
         key = self._key(curve, label)
+        cert = self._leaf_certificate(
+            key.public, identity, ca, good_sct=good_sct, at=at, label=label
+        )
+        return LeafCertificate(
+            key=key,
+            cert=cert,
+            der_b64=_b64(cert.public_bytes(serialization.Encoding.DER)),
+            verifier_b64=_b64(cert.public_bytes(serialization.Encoding.PEM)),
+            not_before=at,
+            not_after=at + LEAF_LIFETIME,
+        )
+
+    def _leaf_certificate(
+        self,
+        public: ec.EllipticCurvePublicKey,
+        identity: SigningIdentity,
+        ca: CertificateAuthority,
+        *,
+        good_sct: bool,
+        at: int,
+        label: str,
+    ) -> x509.Certificate:
+        """A Fulcio leaf for ``public`` certifying ``identity``, valid from ``at``, with an SCT."""
         not_before = datetime.fromtimestamp(at, UTC)
         builder = (
             x509.CertificateBuilder()
             .subject_name(_EMPTY_NAME)
             .issuer_name(ca.intermediate.subject)
-            .public_key(key.public)
+            .public_key(public)
             .serial_number(self._serial(label))
             .not_valid_before(not_before)
             .not_valid_after(not_before + timedelta(seconds=LEAF_LIFETIME))
             .add_extension(_LEAF_USAGE, critical=True)
             .add_extension(_CODE_SIGNING, critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
             .add_extension(ca.aki, critical=False)
             .add_extension(x509.SubjectAlternativeName([identity.san()]), critical=True)
         )
@@ -828,16 +857,17 @@ class VirtualSigstore:
             _sct_signed_data(timestamp_ms, ca.issuer_key_hash, tbs), hashes.SHA256()
         )
         sct = _sct_list_extension(self.ct_key.key_id, timestamp_ms, signature)
-        cert = builder.add_extension(
+        return builder.add_extension(
             x509.UnrecognizedExtension(_SCT_LIST_OID, sct), critical=False
         ).sign(ca.key.private, ca.key.curve.hash, ecdsa_deterministic=ca.key.deterministic)
-        return LeafCertificate(
-            key=key,
-            cert=cert,
-            der_b64=_b64(cert.public_bytes(serialization.Encoding.DER)),
-            verifier_b64=_b64(cert.public_bytes(serialization.Encoding.PEM)),
-            not_before=at,
-            not_after=at + LEAF_LIFETIME,
+
+    def certify(
+        self, public: ec.EllipticCurvePublicKey, identity: SigningIdentity, *, at: int
+    ) -> x509.Certificate:
+        """What the Fulcio endpoint issues: a leaf for a CSR's key (valid from ``at - 1``)."""
+        self._counter += 1
+        return self._leaf_certificate(
+            public, identity, self.ca, good_sct=True, at=at - 1, label=f"leaf/{self._counter}"
         )
 
     def leaf(
@@ -1002,23 +1032,7 @@ class VirtualSigstore:
             },
             separators=(",", ":"),
         ).encode("utf-8")
-        body = rfc8785.dumps(
-            {
-                "apiVersion": "0.0.1",
-                "kind": "dsse",
-                "spec": {
-                    "envelopeHash": {
-                        "algorithm": "sha256",
-                        "value": hashlib.sha256(envelope).hexdigest(),
-                    },
-                    "payloadHash": {
-                        "algorithm": "sha256",
-                        "value": hashlib.sha256(statement).hexdigest(),
-                    },
-                    "signatures": [{"signature": signature_b64, "verifier": leaf.verifier_b64}],
-                },
-            }
-        )
+        body = _dsse_body(envelope, statement, signature_b64, leaf.verifier_b64)
         return {
             "version": 1,
             "verification_material": {
@@ -1026,6 +1040,40 @@ class VirtualSigstore:
                 "transparency_entries": [self._log_entry(body, integrated_time, defect)],
             },
             "envelope": {"statement": statement_b64, "signature": signature_b64},
+        }
+
+    def log_dsse(
+        self, envelope: bytes, verifier_b64: str, *, integrated_time: int
+    ) -> dict[str, Any]:
+        """What the Rekor v1 endpoint answers to a ``dsse`` entry: ``{uuid: entry}``.
+
+        ``envelope`` is the DSSE envelope's JSON as proposed; ``verifier_b64`` the base64
+        PEM certificate. The entry carries a signed entry timestamp and an inclusion proof
+        with a signed checkpoint, in the Rekor v1 API's encoding (hex hashes).
+        """
+        doc = json.loads(envelope)
+        statement = base64.b64decode(doc["payload"])
+        signature_b64 = doc["signatures"][0]["sig"]
+        body = _dsse_body(envelope, statement, signature_b64, verifier_b64)
+        entry = self._log_entry(body, integrated_time, None)
+        proof = entry["inclusionProof"]
+        return {
+            _hash_leaf(body).hex(): {
+                "body": entry["canonicalizedBody"],
+                "integratedTime": integrated_time,
+                "logID": self.log_id.hex(),
+                "logIndex": int(entry["logIndex"]),
+                "verification": {
+                    "signedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
+                    "inclusionProof": {
+                        "checkpoint": proof["checkpoint"]["envelope"],
+                        "hashes": [base64.b64decode(h).hex() for h in proof["hashes"]],
+                        "logIndex": int(proof["logIndex"]),
+                        "rootHash": base64.b64decode(proof["rootHash"]).hex(),
+                        "treeSize": int(proof["treeSize"]),
+                    },
+                },
+            }
         }
 
     def mint_provenance(
@@ -1130,6 +1178,27 @@ _LEAF_USAGE: Final = x509.KeyUsage(
 _CODE_SIGNING: Final = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING])
 
 
+def _dsse_body(envelope: bytes, statement: bytes, signature_b64: str, verifier_b64: str) -> bytes:
+    """The canonical body of a Rekor ``dsse``/``0.0.1`` entry."""
+    return rfc8785.dumps(
+        {
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {
+                "envelopeHash": {
+                    "algorithm": "sha256",
+                    "value": hashlib.sha256(envelope).hexdigest(),
+                },
+                "payloadHash": {
+                    "algorithm": "sha256",
+                    "value": hashlib.sha256(statement).hexdigest(),
+                },
+                "signatures": [{"signature": signature_b64, "verifier": verifier_b64}],
+            },
+        }
+    )
+
+
 def make_provenance(
     attestations: Sequence[Mapping[str, Any]], publisher: Mapping[str, Any]
 ) -> bytes:
@@ -1141,3 +1210,265 @@ def make_provenance(
         ],
     }
     return json.dumps(doc).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- signing services
+
+SIGNING_CONFIG_MEDIA_TYPE: Final = "application/vnd.dev.sigstore.signingconfig.v0.2+json"
+CLIENT_TRUST_CONFIG_MEDIA_TYPE: Final = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
+_AMBIENT_REQUEST_TOKEN: Final = "virtual-actions-request-token"
+TOKEN_AUDIENCE: Final = "sigstore"
+"""The ``aud`` sigstore-python's ``IdentityToken`` requires (its default client ID)."""
+
+
+def _github_token_claims(identity: GitHubIdentity) -> dict[str, Any]:
+    """The claims of a GitHub Actions OIDC token for ``identity`` (those Fulcio maps)."""
+    workflow_ref = f"{identity.repository}/.github/workflows/{identity.workflow}@{identity.ref}"
+    return {
+        "sub": f"repo:{identity.repository}:ref:{identity.ref}",
+        "repository": identity.repository,
+        "repository_owner": identity.owner,
+        "repository_id": identity.repository_id,
+        "repository_owner_id": identity.owner_id,
+        "repository_visibility": identity.visibility,
+        "ref": identity.ref,
+        "sha": identity.sha,
+        "workflow": identity.workflow_name,
+        "workflow_ref": workflow_ref,
+        "job_workflow_ref": identity.build_signer or workflow_ref,
+        "event_name": identity.trigger,
+        "run_id": identity.run_id,
+        "run_attempt": identity.run_attempt,
+        "runner_environment": identity.runner_environment,
+    }
+
+
+def _github_identity(claims: Mapping[str, Any]) -> GitHubIdentity:
+    """The identity Fulcio certifies for a GitHub Actions token (its claim mapping)."""
+    workflow_ref = str(claims["workflow_ref"])
+    path = workflow_ref.split("@", 1)[0]
+    job_ref = str(claims.get("job_workflow_ref") or workflow_ref)
+    return GitHubIdentity(
+        repository=str(claims["repository"]),
+        workflow=path.rsplit("/", 1)[-1],
+        ref=str(claims["ref"]),
+        commit=str(claims["sha"]),
+        repository_id=str(claims["repository_id"]),
+        owner_id=str(claims["repository_owner_id"]),
+        trigger=str(claims["event_name"]),
+        runner_environment=str(claims["runner_environment"]),
+        visibility=str(claims["repository_visibility"]),
+        workflow_name=str(claims["workflow"]),
+        run_id=str(claims["run_id"]),
+        run_attempt=str(claims["run_attempt"]),
+        build_signer=None if job_ref == workflow_ref else job_ref,
+    )
+
+
+class SigningServices:
+    """Loopback Fulcio and Rekor v1 endpoints over a :class:`VirtualSigstore`, and an OIDC
+    issuer's signing key, so sigstore-python's own signing client runs end to end.
+
+    - ``POST /api/v2/signingCert`` (Fulcio v2): checks the bearer token's signature (made
+      by :meth:`mint_token`), audience and lifetime, and the CSR's self-signature; issues
+      a leaf for the CSR's key certifying the token's identity (GitHub Actions claims),
+      with an embedded SCT, valid from now for ten minutes; answers the PEM chain.
+    - ``POST /api/v1/log/entries`` (Rekor v1): takes a ``dsse`` proposal, checks its DSSE
+      signature against the proposed certificate, and logs it in the virtual log: the
+      answer carries a signed entry timestamp and an inclusion proof with a checkpoint.
+
+    :meth:`trust_config` is a sigstore ``ClientTrustConfig`` naming the virtual trusted root
+    and these endpoints. Time is the real clock here (sigstore-python checks the
+    certificate against it). Use as a context manager; ``requests`` logs every call.
+    """
+
+    def __init__(self, sigstore: VirtualSigstore | None = None) -> None:
+        self.sigstore = sigstore or VirtualSigstore()
+        self.oidc_key = self.sigstore._key(Curve.P256, "oidc")
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.ambient: GitHubIdentity | None = None
+        """Whose token the GitHub Actions token endpoint hands out (see :meth:`github_env`)."""
+        self._lock = threading.Lock()
+        services = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.do_POST()
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                services.requests.append(self.path)
+                try:
+                    with services._lock:
+                        status, answer = services._route(self.path, dict(self.headers), body)
+                except Exception as err:  # a bug in the test service: fail the request loudly
+                    services.errors.append(f"{self.path}: {type(err).__name__}: {err}")
+                    status, answer = 500, {"code": 500, "message": str(err)}
+                data = json.dumps(answer).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> SigningServices:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # ------------------------------------------------------------------ OIDC
+
+    def mint_token(
+        self,
+        identity: GitHubIdentity,
+        *,
+        audience: str = TOKEN_AUDIENCE,
+        lifetime: int = 300,
+        key: SigningKey | None = None,
+    ) -> str:
+        """A GitHub Actions OIDC token for ``identity``, signed by this issuer's key (or
+        ``key``: a token this Fulcio must refuse)."""
+        now = int(time.time())
+        claims = {
+            "iss": identity.issuer,
+            "aud": audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            **_github_token_claims(identity),
+        }
+        return jwt.encode(claims, (key or self.oidc_key).private, algorithm="ES256")
+
+    def github_env(self, identity: GitHubIdentity) -> dict[str, str]:
+        """The environment of a GitHub Actions job with ``id-token: write`` whose token
+        endpoint (``ACTIONS_ID_TOKEN_REQUEST_URL``) is this server, handing out tokens for
+        ``identity``: what sigstore-python's ambient credential detection reads."""
+        self.ambient = identity
+        return {
+            "GITHUB_ACTIONS": "true",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}/github-actions/token?api-version=2",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": _AMBIENT_REQUEST_TOKEN,
+        }
+
+    # ------------------------------------------------------------------ endpoints
+
+    def _github_token(self, path: str, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        if headers.get("Authorization", "").lower() != f"bearer {_AMBIENT_REQUEST_TOKEN}":
+            return 401, {"message": "bad request token"}
+        if self.ambient is None:
+            return 403, {"message": "no id-token permission"}
+        audience = path.split("audience=", 1)[1].split("&", 1)[0] if "audience=" in path else ""
+        return 200, {"value": self.mint_token(self.ambient, audience=audience)}
+
+    def _route(
+        self, path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        if path.startswith("/github-actions/token"):
+            return self._github_token(path, headers)
+        if path == "/api/v2/signingCert":
+            return self._signing_cert(headers, body)
+        if path == "/api/v1/log/entries":
+            return self._log_entry_v1(body)
+        return 404, {"code": 404, "message": f"no such endpoint: {path}"}
+
+    def _signing_cert(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        auth = headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return 401, {"code": 401, "message": "no bearer token"}
+        try:
+            claims = jwt.decode(
+                auth[len("Bearer ") :],
+                self.oidc_key.public,
+                algorithms=["ES256"],
+                audience=TOKEN_AUDIENCE,
+                options={"require": ["iss", "sub", "aud", "exp", "iat"]},
+            )
+        except jwt.PyJWTError as err:
+            return 401, {"code": 401, "message": f"invalid identity token: {err}"}
+        if claims["iss"] != GitHubIdentity.issuer:
+            return 400, {"code": 400, "message": f"unsupported issuer {claims['iss']}"}
+        request = json.loads(body)
+        pem = base64.b64decode(request["certificateSigningRequest"])
+        csr = x509.load_pem_x509_csr(pem)
+        if not csr.is_signature_valid:
+            return 400, {"code": 400, "message": "the CSR's signature is not valid"}
+        public = csr.public_key()
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            return 400, {"code": 400, "message": "unsupported key type"}
+        cert = self.sigstore.certify(public, _github_identity(claims), at=int(time.time()))
+        chain = [cert, self.sigstore.ca.intermediate, self.sigstore.ca.root]
+        pems = [c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in chain]
+        return 201, {"signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}}
+
+    def _log_entry_v1(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        proposal = json.loads(body)
+        if proposal.get("kind") != "dsse":
+            return 400, {"code": 400, "message": "this log takes dsse entries only"}
+        content = proposal["spec"]["proposedContent"]
+        envelope = content["envelope"].encode("utf-8")
+        verifier_b64 = content["verifiers"][0]
+        cert = x509.load_pem_x509_certificate(base64.b64decode(verifier_b64))
+        doc = json.loads(envelope)
+        payload = base64.b64decode(doc["payload"])
+        signature = base64.b64decode(doc["signatures"][0]["sig"])
+        public = cert.public_key()
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        try:
+            public.verify(signature, pae(doc["payloadType"], payload), ec.ECDSA(hashes.SHA256()))
+        except Exception:
+            return 400, {"code": 400, "message": "the DSSE signature does not verify"}
+        entry = self.sigstore.log_dsse(envelope, verifier_b64, integrated_time=int(time.time()))
+        return 201, entry
+
+    # ------------------------------------------------------------------ configuration
+
+    def signing_config(self) -> dict[str, Any]:
+        """A signing config (v0.2) naming these endpoints (Fulcio v1 API, Rekor v1)."""
+
+        def service(url: str) -> dict[str, Any]:
+            return {
+                "url": url,
+                "majorApiVersion": 1,
+                "validFor": {"start": CA_NOT_BEFORE.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                "operator": "virtual-sigstore.test",
+            }
+
+        return {
+            "mediaType": SIGNING_CONFIG_MEDIA_TYPE,
+            "caUrls": [service(self.url)],
+            "oidcUrls": [],
+            "rekorTlogUrls": [service(self.url)],
+            "tsaUrls": [],
+            "rekorTlogConfig": {"selector": "ANY"},
+            "tsaConfig": {"selector": "ANY"},
+        }
+
+    def trust_config(self) -> dict[str, Any]:
+        """sigstore-python's ``ClientTrustConfig``: the trusted root and the signing config."""
+        return {
+            "mediaType": CLIENT_TRUST_CONFIG_MEDIA_TYPE,
+            "trustedRoot": self.sigstore.trusted_root(),
+            "signingConfig": self.signing_config(),
+        }
+
+    def write_trust_config(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.trust_config(), indent=2))
+        return path

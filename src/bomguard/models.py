@@ -175,6 +175,8 @@ class FileEvidence:
 
     provenance: bytes | None = field(default=None, repr=False, compare=False)
     """The provenance object itself, kept only when it is to be embedded in the SBOM."""
+    provenance_sha256: str | None = None
+    """SHA-256 of the provenance object's bytes, when one was fetched (the VSA names it)."""
 
 
 class DriftSource(StrEnum):

@@ -13,6 +13,8 @@ and operational errors) or recorded as statuses (everything per component).
 from __future__ import annotations
 
 import datetime
+import hashlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -113,6 +115,12 @@ class EnrichResult:
     )
 
 
+def _recorded_time(moment: datetime.datetime) -> datetime.datetime:
+    """The time written into the SBOM: ``SOURCE_DATE_EPOCH`` when set (reproducible output)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return datetime.datetime.fromtimestamp(int(epoch), datetime.UTC) if epoch.isdigit() else moment
+
+
 def _norm_index(url: str) -> str:
     return url.rstrip("/") + "/"
 
@@ -177,6 +185,7 @@ def _file_evidence(
         attestations=results,
         identity=identity,
         provenance=fetched.provenance if keep else None,
+        provenance_sha256=hashlib.sha256(fetched.provenance).hexdigest(),
     )
 
 
@@ -463,7 +472,7 @@ def enrich(
         targets = document.claim_targets([c.locator for c, _ in subjects])
         subjects = [(replace(c, bom_ref=targets[c.locator]), e) for c, e in subjects]
         declarations, standards = build_declarations(
-            subjects, policies, verdict.results, embed=embed, now=moment
+            subjects, policies, verdict.results, embed=embed, now=_recorded_time(moment)
         )
         document.add_declarations(declarations, standards)
     return EnrichResult(document, components, evidence, verdict, policies, trust_root, moment)

@@ -4,7 +4,8 @@ Exit codes: 0 policy passed · 1 policy failed · 2 usage or input error · 3 op
 error that prevented a verdict. The report (the enriched SBOM) goes to ``-o`` or stdout;
 progress and problems go to stderr.
 
-One module per command (:mod:`.enrich`, :mod:`.fetch`, :mod:`.verify`, :mod:`.policy`),
+One module per command (:mod:`.enrich`, :mod:`.fetch`, :mod:`.verify`, :mod:`.policy`,
+:mod:`.vsa`),
 imported only when that command runs, so ``bomguard --help`` stays fast; what they share
 (index options, progress, exit codes) is in :mod:`._common`.
 """
@@ -75,6 +76,11 @@ class _LazyGroup(click.Group):
             "bomguard.cli.upgrades",
             "upgrades",
             "Vet upgrades: the releases newer than each PyPI package in SBOM, verified.",
+        ),
+        "verify-vsa": (
+            "bomguard.cli.vsa",
+            "verify_vsa",
+            "Verify a signed VSA (Sigstore bundle) and that it vouches for an SBOM.",
         ),
     }
 

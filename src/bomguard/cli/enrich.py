@@ -204,6 +204,33 @@ def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes
     is_flag=True,
     help="Validate the enriched SBOM against its official schema before writing it.",
 )
+@click.option(
+    "--vsa",
+    "vsa_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a SLSA Verification Summary Attestation here: an in-toto statement over the "
+    "enriched SBOM's bytes, the files judged, the policies and the result (see docs/vsa.md).",
+)
+@click.option(
+    "--sign",
+    is_flag=True,
+    help="Also sign the VSA with Sigstore (keyless; the ambient CI identity or "
+    "--identity-token) into a bundle at VSA_PATH.sigstore.json. If signing fails, the "
+    "other outputs and the unsigned VSA are still written, and the exit code is 3.",
+)
+@click.option(
+    "--identity-token",
+    envvar="SIGSTORE_IDENTITY_TOKEN",
+    metavar="TOKEN",
+    help="With --sign: the OIDC identity token to sign with (default: the CI's ambient "
+    "credential, as sigstore-python detects it).",
+)
+@click.option(
+    "--trust-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --sign: a Sigstore ClientTrustConfig JSON naming the Fulcio and Rekor to "
+    "sign with (a private Sigstore); default: Sigstore's own, refreshed over TUF.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Per-component detail and tracebacks.")
 def enrich(
     sbom: Path,
@@ -226,6 +253,10 @@ def enrich(
     verbose: bool,
     hash_files: bool,
     max_file_bytes: int | None,
+    vsa_path: Path | None,
+    sign: bool,
+    identity_token: str | None,
+    trust_config: Path | None,
     **index: Any,
 ) -> None:
     """Enrich SBOM with verified PEP 740 provenance and evaluate policies."""
@@ -239,6 +270,7 @@ def enrich(
         raise click.UsageError(
             "--hash-files downloads from the index; it cannot be used with --mirror"
         )
+    bundle_path = _check_vsa_options(vsa_path, sign, identity_token, trust_config, staging)
     report_specs = [_parse_report(r) for r in reports]
     if in_place:
         if output not in ("-", str(sbom)) and not _same_path(Path(output), sbom):
@@ -246,7 +278,13 @@ def enrich(
         output = str(sbom)
     # Every destination is checked before any network work; all are written at the end.
     destinations = _destinations(output, verdict_path, report_specs)
+    if vsa_path is not None:
+        destinations.append(Destination("--vsa", vsa_path))
+    if bundle_path is not None:
+        destinations.append(Destination("--sign", bundle_path))
     inputs = [Destination("SBOM", sbom), *(Destination("--policy", p) for p in policies)]
+    if trust_config is not None:
+        inputs.append(Destination("--trust-config", trust_config))
     inputs += [Destination(o, p) for o, p in (("--baseline", baseline), ("--pins", pins)) if p]
     check_destinations(
         destinations, inputs, in_place_pair=("-o/--output", "SBOM"), in_place=in_place
@@ -293,6 +331,26 @@ def enrich(
         files.extend((path, render(fmt, facts)) for fmt, path in report_specs)
         if summary_file:
             summary = render("markdown", facts)
+    sign_error = None
+    if vsa_path is not None:
+        from bomguard.vsa.statement import build_statement, inputs_from_result, resource_uri_of
+
+        name = sbom.name if output == "-" else Path(output).name
+        statement = build_statement(inputs_from_result(result, name, data, resource_uri_of(data)))
+        files.append((vsa_path, statement))
+        if bundle_path is not None:
+            from bomguard.vsa.sign import sign_statement
+
+            try:
+                bundle = sign_statement(
+                    statement,
+                    trust_config=trust_config,
+                    staging=staging,
+                    identity_token=identity_token,
+                )
+                files.append((bundle_path, bundle))
+            except OperationalError as err:
+                sign_error = err  # the unsigned statement and the other outputs still go out
     write_all_atomic(files)
     if output == "-":
         sys.stdout.buffer.write(data)
@@ -334,4 +392,30 @@ def enrich(
         f"{source}; verdict: {result.verdict.verdict}",
         err=True,
     )
+    if sign_error is not None:
+        raise sign_error
     sys.exit(EXIT_PASS if result.verdict.verdict == "pass" else EXIT_FAIL)
+
+
+def _check_vsa_options(
+    vsa_path: Path | None,
+    sign: bool,
+    identity_token: str | None,
+    trust_config: Path | None,
+    staging: bool,
+) -> Path | None:
+    """Refuse, before any work, VSA options that cannot go together; the bundle's path."""
+    if sign and vsa_path is None:
+        raise click.UsageError("--sign signs the VSA: give --vsa PATH too")
+    if not sign:
+        if trust_config is not None:
+            raise click.UsageError("--trust-config says where to sign: it goes with --sign")
+        return None
+    from bomguard.vsa.sign import BUNDLE_SUFFIX, check_identity_token, load_trust_config
+
+    if identity_token:
+        check_identity_token(identity_token)
+    if trust_config is not None:
+        load_trust_config(trust_config, staging=staging)
+    assert vsa_path is not None
+    return vsa_path.with_name(vsa_path.name + BUNDLE_SUFFIX)

@@ -72,7 +72,7 @@ def _make(source: str, instance: str, raw: bytes) -> TrustRoot:
     return root
 
 
-def _refresh_over_tuf(tuf_url: str, staging: bool) -> bytes:
+def _refresh_over_tuf(tuf_url: str, staging: bool, target: str = "trusted_root.json") -> bytes:
     from tuf.ngclient.config import UpdaterConfig
     from tuf.ngclient.updater import Updater
 
@@ -92,9 +92,9 @@ def _refresh_over_tuf(tuf_url: str, staging: bool) -> bytes:
                 bootstrap=bootstrap,
             )
             updater.refresh()
-            info = updater.get_targetinfo("trusted_root.json")
+            info = updater.get_targetinfo(target)
             if info is None:
-                raise OperationalError(f"TUF repository {tuf_url} has no trusted_root.json")
+                raise OperationalError(f"TUF repository {tuf_url} has no {target}")
             path = updater.download_target(info)
             return Path(path).read_bytes()
         except OperationalError:

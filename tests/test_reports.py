@@ -81,8 +81,48 @@ def test_junit_has_a_case_per_rule_and_component(reports):
     suites = root.findall("testsuite")
     assert len(suites) == len(rules)
     assert all(len(s.findall("testcase")) == n for s in suites)
-    errors = [v for v in verdict["violations"] if v["severity"] == "error"]
-    assert int(root.get("failures")) == len(errors)
+    # Every violation is a failing case, warnings included (typed by severity).
+    assert int(root.get("failures")) == len(verdict["violations"])
+    types = sorted(f.get("type") for f in root.iter("failure"))
+    assert types == sorted(v["severity"] for v in verdict["violations"])
+
+
+SBOM_RULE_POLICY = """\
+apiVersion: bomguard/v1
+kind: Policy
+metadata:
+  name: coverage
+rules:
+  - id: full-coverage
+    scope: sbom
+    description: Every PyPI component is attested
+    require: sbom.coverage.overall >= 1.0
+    message: "{verified} of {pypi} PyPI components are verified"
+"""
+
+
+def test_junit_fails_on_an_sbom_scope_rule(real_index, tmp_path):
+    server, registered = real_index
+    server.add_file("cryptography", "cryptography-50.0.2.tar.gz", sha256="ab" * 32, provenance=None)
+    components = [pypi(r.project, r.version) for r in registered.values()]
+    components.append(pypi("cryptography", "50.0.2"))
+    sbom = write_json(tmp_path / "app.cdx.json", cdx(components))
+    policy = tmp_path / "coverage.yaml"
+    policy.write_text(SBOM_RULE_POLICY)
+    junit = tmp_path / "report.xml"
+    args = ["enrich", str(sbom), "-o", str(tmp_path / "out.json"), "--no-cache"]
+    args += ["--index-url", server.index_url, "--trust-root", "embedded"]
+    args += ["--policy", str(policy), "--report", f"junit:{junit}"]
+    assert run_cli(args) == 1
+    root = ET.fromstring(junit.read_bytes())
+    assert root.get("failures") == "1"
+    [suite] = root.findall("testsuite")
+    assert suite.get("name") == "coverage/full-coverage"
+    [case] = suite.findall("testcase")
+    assert case.get("name") == "(sbom)"
+    failure = case.find("failure")
+    assert failure is not None and failure.get("type") == "error"
+    assert f"of {len(components)} PyPI components are verified" in (failure.text or "")
 
 
 def test_markdown_summary_and_github_step_summary(reports):

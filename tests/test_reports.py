@@ -190,3 +190,16 @@ def test_html_report_in_a_real_headless_browser(reports, tmp_path):
             browser.close()
     # The page made no request of its own: only the file itself was loaded.
     assert requests == [out["html"].as_uri()]
+
+
+def test_markdown_code_span_shows_the_sbom_path_as_it_is(tmp_path):
+    """GitHub shows a code span literally: no backslash escapes inside it."""
+    from markdown_it import MarkdownIt
+
+    npm = {"type": "library", "name": "left-pad", "purl": "pkg:npm/left-pad@1.0.0"}
+    sbom = write_json(tmp_path / "big_datasci`v2`*x*.cdx.json", cdx([npm]))
+    report = tmp_path / "summary.md"
+    args = ["enrich", str(sbom), "-o", str(tmp_path / "out.json"), "--trust-root", "embedded"]
+    assert run_cli([*args, "--report", f"markdown:{report}"]) == 0
+    html = MarkdownIt("commonmark").enable("table").render(report.read_text())
+    assert f"<code>{sbom}</code>" in html

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest

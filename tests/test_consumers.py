@@ -12,11 +12,15 @@ import os
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from helpers import cdx, enrich_cli, pypi, write_json
+from helpers import cdx, enrich_cli, pypi, run_cli, write_json
 
+from bomguard._version import __version__
+
+CDX_NS = "http://cyclonedx.org/schema/bom/"
 GENERATED = Path(__file__).parent / "data" / "sboms-generated"
 
 #: One input per format (and CycloneDX spec version) that syft reads.
@@ -83,3 +87,77 @@ def test_syft_reads_declarations_with_embedded_provenance(real_index, tmp_path):
     evidence = enriched["declarations"]["evidence"]
     assert any("attachment" in d.get("contents", {}) for e in evidence for d in e["data"])
     assert _syft_packages(out, tmp_path) == before
+
+
+# -- a consumer can tell the SBOM was enriched, and by what ------------------------------
+
+NPM = {"type": "library", "name": "left-pad", "purl": "pkg:npm/left-pad@1.0.0"}
+
+
+def _enrich_offline(sbom: Path, out: Path) -> None:
+    """Enrich an SBOM with no PyPI component (no request is made), validating the output."""
+    code = run_cli(
+        ["enrich", str(sbom), "-o", str(out), "--trust-root", "embedded", "--validate-output"]
+    )
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "tools", "expected"),
+    [
+        ("1.4", None, "list"),
+        ("1.5", None, "components"),
+        ("1.6", None, "components"),
+        ("1.6", {"services": [{"name": "scanner"}]}, "components"),
+        ("1.5", [{"name": "cyclonedx-py", "version": "7.5.0"}], "list"),  # the input's form
+    ],
+)
+def test_enriched_cyclonedx_names_bomguard_in_its_tools_and_bumps_its_version(
+    tmp_path, spec, tools, expected
+):
+    doc = cdx([NPM], spec=spec)
+    if tools is not None:
+        doc["metadata"]["tools"] = tools
+    sbom = write_json(tmp_path / "in.cdx.json", doc)
+    once, twice = tmp_path / "once.cdx.json", tmp_path / "twice.cdx.json"
+    _enrich_offline(sbom, once)
+    _enrich_offline(once, twice)
+    first, second = json.loads(once.read_text()), json.loads(twice.read_text())
+    assert (first["version"], second["version"]) == (2, 3)
+    for out in (first, second):
+        found = out["metadata"]["tools"]
+        entries = found if expected == "list" else found["components"]
+        ours = [t for t in entries if t["name"] == "bomguard"]
+        assert len(ours) == 1  # re-enrichment does not add bomguard twice
+        assert ours[0]["version"] == __version__
+        if expected == "components":
+            assert ours[0]["type"] == "application"
+        assert [t for t in entries if t["name"] != "bomguard"] == (
+            tools if isinstance(tools, list) else []
+        )
+        if isinstance(tools, dict):
+            assert found["services"] == tools["services"]
+
+
+@pytest.mark.parametrize("spec", ["1.4", "1.6"])
+def test_enriched_cyclonedx_xml_names_bomguard_in_its_tools(tmp_path, spec):
+    sbom = tmp_path / "in.cdx.xml"
+    sbom.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<bom xmlns="{CDX_NS}{spec}" version="4">\n'
+        '  <components>\n    <component type="library">\n      <name>left-pad</name>\n'
+        "      <purl>pkg:npm/left-pad@1.0.0</purl>\n    </component>\n  </components>\n</bom>\n"
+    )
+    once, twice = tmp_path / "once.cdx.xml", tmp_path / "twice.cdx.xml"
+    _enrich_offline(sbom, once)
+    _enrich_offline(once, twice)
+    ns = {"c": f"{CDX_NS}{spec}"}
+    for out, version in ((once, "5"), (twice, "6")):
+        root = ET.fromstring(out.read_bytes())
+        assert root.get("version") == version
+        path = (
+            "c:metadata/c:tools/c:tool"
+            if spec == "1.4"
+            else "c:metadata/c:tools/c:components/c:component"
+        )
+        names = [e.findtext("c:name", namespaces=ns) for e in root.findall(path, ns)]
+        assert names == ["bomguard"]

@@ -16,6 +16,7 @@ Written to pass the SARIF Multitool's SARIF and GitHub rules (``sarif-multitool 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -59,43 +60,58 @@ class _Lines:
     """Where things are in the SBOM text (line and column, 1-based)."""
 
     def __init__(self, sbom: str) -> None:
-        self.lines: list[str] = []
+        self.text = ""
+        self.starts: list[int] = [0]
         self.artifact: dict[str, Any] = {}
+        self._found: dict[str, dict[str, Any] | None] = {}
         try:
             path = Path(sbom)
             if path.is_file() and path.stat().st_size <= _MAX_READ:
                 raw = path.read_bytes()
-                self.lines = raw.decode("utf-8", errors="replace").splitlines() or [""]
+                self.text = raw.decode("utf-8", errors="replace")
+                self.starts += [m.end() for m in re.finditer(r"\r\n|\r|\n", self.text)]
                 self.artifact = {
                     "length": len(raw),
                     "hashes": {"sha-256": hashlib.sha256(raw).hexdigest()},
                     "roles": ["analysisTarget"],
                 }
         except OSError:
-            self.lines = []
+            self.text = ""
 
     def whole(self) -> dict[str, Any]:
-        last = self.lines[-1] if self.lines else ""
+        last_line = len(self.starts) - (1 if self.text.endswith(("\n", "\r")) else 0)
+        last_start = self.starts[max(last_line - 1, 0)]
+        last = self.text[last_start:].rstrip("\r\n")
         return {
             "startLine": 1,
             "startColumn": 1,
-            "endLine": max(len(self.lines), 1),
+            "endLine": max(last_line, 1),
             "endColumn": len(last) + 1,
         }
 
+    def _first(self, needle: str) -> dict[str, Any] | None:
+        if needle not in self._found:
+            at = self.text.find(needle)
+            region = None
+            if at >= 0:
+                line = bisect.bisect_right(self.starts, at)
+                column = at - self.starts[line - 1] + 1
+                region = {
+                    "startLine": line,
+                    "startColumn": column,
+                    "endLine": line,
+                    "endColumn": column + len(needle),
+                }
+            self._found[needle] = region
+        return self._found[needle]
+
     def find(self, *needles: str) -> dict[str, Any]:
+        """The first place the first of ``needles`` found is (the whole file if none is)."""
         for needle in needles:
-            if not needle:
-                continue
-            for number, line in enumerate(self.lines, 1):
-                column = line.find(needle)
-                if column >= 0:
-                    return {
-                        "startLine": number,
-                        "startColumn": column + 1,
-                        "endLine": number,
-                        "endColumn": column + 1 + len(needle),
-                    }
+            if needle and "\n" not in needle and "\r" not in needle:
+                region = self._first(needle)
+                if region is not None:
+                    return region
         return self.whole()
 
 
@@ -192,6 +208,7 @@ def render_sarif(data: ReportData) -> bytes:
             }
         },
         "results": results,
+        "columnKind": "unicodeCodePoints",  # columns count Python str characters
         "properties": {"verdict": data.verdict, "counts": data.counts},
     }
     if lines.artifact:  # the SBOM as analysed: its digest, for an auditor

@@ -23,7 +23,9 @@ from bomguard._version import __version__
 CDX_NS = "http://cyclonedx.org/schema/bom/"
 GENERATED = Path(__file__).parent / "data" / "sboms-generated"
 
-#: One input per format (and CycloneDX spec version) that syft reads.
+#: One input per format (and CycloneDX spec version) that syft reads. syft 1.18 reads
+#: neither CycloneDX 1.7, SPDX RDF/XML nor SPDX 3 ("sbom format not recognized", for the
+#: inputs as much as for the outputs), so those are not here.
 SYFT_READS = [
     "cdxpy-env_app_cdx1.4.json",
     "cdxpy-env_app_cdx1.4.xml",

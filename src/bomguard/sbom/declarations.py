@@ -12,10 +12,10 @@
 
 ``bomguard verify`` reads the attachments back and re-checks every one of them.
 
-The evidence ``data`` items carry no ``classification``: the CycloneDX 1.6 schema and
-cyclonedx-core-java type it as a string, while cyclonedx-go (syft, grype, trivy) types it
-as an object, so no value is read by both; the field is optional and left out, which every
-CycloneDX library reads.
+The evidence ``data`` items carry no ``classification``: the CycloneDX 1.6 schema, the
+Java (cyclonedx-core-java) and .NET (cyclonedx-dotnet-library) libraries type it as a
+string, cyclonedx-go (syft, grype, trivy) as an object, so no value is read by all; the
+field is optional and left out, which every CycloneDX library reads.
 Every ``bom-ref`` bomguard writes starts with ``bomguard:``; re-enrichment replaces those
 entries and keeps everything else.
 """

@@ -79,9 +79,50 @@ def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in walk(doc)}
 
 
-def strip_additions(enriched: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]:
-    """The enriched document minus what bomguard adds (for lossless comparisons)."""
+def _strip_tool_record(out: dict[str, Any], original: dict[str, Any], runs: int) -> None:
+    """Undo what each enrichment records of itself: ``version`` + 1, bomguard in the tools.
+
+    The version must be exactly the input's (1 when it has none) plus ``runs``, and
+    bomguard must be in ``metadata.tools`` exactly once; otherwise the result is left
+    unequal to the input.
+    """
+    before = original.get("version", 1)
+    if out.get("version") == before + runs:
+        if "version" in original:
+            out["version"] = before
+        else:
+            del out["version"]
+    metadata = out.get("metadata")
+    if not isinstance(metadata, dict):
+        return
+    meta_before = original.get("metadata", {})
+    tools = metadata.get("tools")
+    entries = tools if isinstance(tools, list) else (tools or {}).get("components")
+    if not isinstance(entries, list):
+        return
+    ours = [t for t in entries if isinstance(t, dict) and t.get("name") == "bomguard"]
+    if len(ours) != 1:
+        return
+    entries.remove(ours[0])
+    tools_before = meta_before.get("tools") if isinstance(meta_before, dict) else None
+    if isinstance(tools, dict) and not entries and "components" not in (tools_before or {}):
+        del tools["components"]
+    if not tools and tools_before is None:
+        del metadata["tools"]
+    if not metadata and "metadata" not in original:
+        del out["metadata"]
+
+
+def strip_additions(
+    enriched: dict[str, Any], original: dict[str, Any], runs: int = 1
+) -> dict[str, Any]:
+    """The enriched document minus what bomguard adds (for lossless comparisons).
+
+    ``runs`` is how many times the input was enriched (each bumps the BOM version).
+    """
     out = copy.deepcopy(enriched)
+    if out.get("bomFormat") == "CycloneDX":
+        _strip_tool_record(out, original, runs)
     originals = list(walk(original))
     for i, comp in enumerate(walk(out)):
         before = originals[i] if i < len(originals) else {}

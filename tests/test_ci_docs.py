@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bomguard.cli import cli
@@ -86,3 +89,33 @@ def test_the_action_diff_mode_runs_commands_that_parse():
     from bomguard.review.render import MARKER
 
     assert MARKER in comment["run"]  # updates the comment the renderer marks
+
+
+@pytest.mark.parametrize(
+    ("sbom", "content", "expected"),
+    [
+        ("app.cdx.json", "{}", "bomguard.enriched.cdx.json"),
+        ("build/app.cdx.xml", "<bom/>", "bomguard.enriched.cdx.xml"),
+        ("my.app-1.2.spdx", "SPDXVersion: SPDX-2.3", "bomguard.enriched.spdx"),
+        ("sbom.spdx.json", "{}", "bomguard.enriched.spdx.json"),
+        ("x.rdf.xml", "<rdf/>", "bomguard.enriched.rdf.xml"),
+        ("bom.xml", "<bom/>", "bomguard.enriched.xml"),
+        ("x.jsonld", "{}", "bomguard.enriched.jsonld"),
+        ("SBOM", "  <bom/>", "bomguard.enriched.xml"),
+        ("SBOM", "SPDXVersion: SPDX-2.3", "bomguard.enriched.spdx"),
+    ],
+)
+def test_the_action_names_the_output_by_the_input_format(tmp_path, sbom, content, expected):
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    step = next(s for s in action["runs"]["steps"] if s.get("id") == "name")
+    path = tmp_path / sbom
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    github_output = tmp_path / "github-output"
+    env = {"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(github_output)}
+    env |= {"BOMGUARD_SBOM": str(path), "BOMGUARD_OUTPUT": ""}
+    subprocess.run(["bash", "-euo", "pipefail", "-c", step["run"]], env=env, check=True)
+    assert github_output.read_text() == f"path={expected}\n"
+    env["BOMGUARD_OUTPUT"] = "chosen.json"
+    subprocess.run(["bash", "-euo", "pipefail", "-c", step["run"]], env=env, check=True)
+    assert github_output.read_text().splitlines()[-1] == "path=chosen.json"

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import enrich_cli, props, strip_additions, walk
+from helpers import enrich_cli, props, run_cli, strip_additions, walk
 from packageurl import PackageURL
 
 from bomguard.sbom import parse_sbom
@@ -82,3 +82,32 @@ def test_validation_catches_a_broken_document(tmp_path):
     doc["components"][0]["externalReferences"].append({"type": "not-a-type", "url": "x"})
     problem = parse_sbom(json.dumps(doc).encode()).validate()
     assert problem is not None and "not-a-type" in problem
+
+
+@pytest.mark.parametrize("iri", ["https://example.com/%zz", "http://[::1", "a#b#c"])
+def test_validate_output_refuses_what_the_official_validators_refuse(iri, tmp_path, capsys):
+    """Full RFC 3987 checks: an IRI only a lenient check would pass fails --validate-output."""
+    doc = json.loads((DATA / "sboms-generated" / "cdxpy-env_app_cdx1.6.json").read_text())
+    doc["components"] = [c for c in doc["components"] if not c["purl"].startswith("pkg:pypi/")]
+    doc["components"].append(
+        {
+            "type": "library",
+            "name": "left-pad",
+            "purl": "pkg:npm/left-pad@1.0.0",
+            "externalReferences": [{"type": "website", "url": iri}],
+        }
+    )
+    sbom = tmp_path / "in.cdx.json"
+    sbom.write_text(json.dumps(doc))
+    out = tmp_path / "out.json"
+    args = ["enrich", str(sbom), "-o", str(out), "--trust-root", "embedded"]
+    assert run_cli([*args, "--validate-output"]) == 3
+    assert "does not validate" in capsys.readouterr().err
+    assert not out.exists()
+    assert run_cli(args) == 0  # without --validate-output it is written as it came
+
+
+def test_validation_of_the_largest_real_sbom_is_correct():
+    """The real SBOM with the most URLs validates (jsonschema-rs; see bench/ for its speed)."""
+    sbom = DATA / "sboms" / "cdxpy__poetry_plain_private-packges_v2_lock21_1.6.json"
+    assert parse_sbom(sbom.read_bytes(), sbom).validate() is None

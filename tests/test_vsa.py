@@ -307,7 +307,11 @@ def test_verify_with_vsa_catches_an_edit_the_offline_recheck_cannot_see(signed, 
     out, _, bundle = signed
     _, root, _ = services
     doc = json.loads(out.read_text())
-    doc["components"].append(pypi("backdoor", "0.1"))  # not recorded by bomguard at all
+    # A component of another ecosystem: bomguard records nothing on it, so the offline
+    # re-check has nothing to hold it to.
+    doc["components"].append(
+        {"type": "library", "name": "backdoor", "version": "0.1", "purl": "pkg:npm/backdoor@0.1"}
+    )
     out.write_text(json.dumps(doc, indent=2))
     capsys.readouterr()
     assert run_cli(["verify", str(out), "--trust-root", str(root)]) == 0

@@ -2,10 +2,13 @@
 
 jsonschema checks the ``iri`` / ``iri-reference`` formats with rfc3987-syntax when that
 is installed, and rfc3987-syntax builds an Earley grammar when it is imported: about
-2 seconds of every run, before anything happens. bomguard's own schemas (policy,
-verdict, pins) use no IRI formats, and its CycloneDX validator checks IRIs itself
-(``sbom/validate.py``), so jsonschema is imported here as if rfc3987-syntax were absent.
-When something else imported jsonschema first, that module is used as it is.
+2-3 seconds of every run, before anything happens. bomguard itself no longer installs it
+(CycloneDX JSON is validated with jsonschema-rs, ``sbom/validate.py``), but many
+environments still have it (``jsonschema[format]``, cyclonedx-python-lib's
+``json-validation`` extra, tools such as cyclonedx-bom installed beside bomguard).
+bomguard's own schemas (policy, verdict, pins) use no IRI formats, so jsonschema is
+imported here as if rfc3987-syntax were absent. When something else imported jsonschema
+first, that module is used as it is.
 """
 
 from __future__ import annotations

@@ -61,6 +61,8 @@ class RuleRow:
     failed: int
     waived: tuple[dict[str, str], ...]
     violations: tuple[dict[str, str], ...]
+    #: ``component`` (judged per component) or ``sbom`` (judged once for the whole SBOM).
+    scope: str = "component"
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ def build_report(result: EnrichResult, sbom: str) -> ReportData:
                     failed=len(rule_violations),
                     waived=tuple(w for w in waived if w.get("rule") == rule.id),
                     violations=rule_violations,
+                    scope=str(getattr(rule, "scope", "component")),
                 )
             )
     verified = sum(1 for r in rows if r.status == Status.VERIFIED.value)

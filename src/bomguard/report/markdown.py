@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bomguard.report.data import ReportData
 
 __all__ = ["render_markdown"]
@@ -17,10 +19,25 @@ def _cell(value: str) -> str:
     return out
 
 
+def _code(value: str) -> str:
+    """Untrusted text as an inline code span (shown literally: no backslash escapes).
+
+    Inside a code span a backslash is shown as it is, so nothing is escaped; the span is
+    fenced with one backtick more than the longest run of backticks in the text (padded
+    with a space where the text starts or ends with one), as CommonMark defines.
+    """
+    text = " ".join(value.splitlines())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    if text.startswith("`") or text.endswith("`"):
+        text = f" {text} "
+    return f"{fence}{text}{fence}"
+
+
 def render_markdown(data: ReportData) -> bytes:
     """Verdict, counts, violations and drift events, fit for a job summary."""
     icon = "✅" if data.verdict == "pass" else "❌"
-    lines = [f"## {icon} bomguard: {data.verdict}", "", f"SBOM: `{_cell(data.sbom)}`", ""]
+    lines = [f"## {icon} bomguard: {data.verdict}", "", f"SBOM: {_code(data.sbom)}", ""]
     lines += ["| status | components |", "|---|---|"]
     lines += [f"| {s} | {n} |" for s, n in data.counts.items() if n]
     if data.coverage_overall is not None:

@@ -25,6 +25,7 @@ from bomguard.sbom._common import (
 )
 from bomguard.sbom.interface import Addition, SbomDocument
 from bomguard.sbom.purl import PurlError, parse_pypi_purl
+from bomguard.sbom.tool_record import record_in_json
 
 __all__ = ["ATTESTATION_COMMENT", "NAMESPACE", "CycloneDxJson", "component_from_cdx"]
 
@@ -114,6 +115,7 @@ class CycloneDxJson(SbomDocument):
             )
             if refs or isinstance(node.get("externalReferences"), list):
                 node["externalReferences"] = refs
+        record_in_json(self.data, self._version)
 
     @property
     def supports_declarations(self) -> bool:

@@ -41,6 +41,7 @@ from bomguard.sbom.cyclonedx_json import (
     component_from_cdx,
 )
 from bomguard.sbom.interface import Addition, SbomDocument
+from bomguard.sbom.tool_record import record_in_xml
 
 __all__ = ["CDX_NS_PREFIX", "CycloneDxXml"]
 
@@ -239,6 +240,7 @@ class CycloneDxXml(SbomDocument):
                     prop = ET.Element(self._q("property"), {"name": name})
                     prop.text = value
                     insert_pretty(props, len(props), prop, element_ws)
+        record_in_xml(self.tree.root, self._ns, self._version)
 
     @staticmethod
     def _child_ws(element: ET.Element, ws: str | None) -> str | None:

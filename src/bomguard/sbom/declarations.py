@@ -11,6 +11,11 @@
 - an affirmation naming the tool.
 
 ``bomguard verify`` reads the attachments back and re-checks every one of them.
+
+The evidence ``data`` items carry no ``classification``: the CycloneDX 1.6 schema, the
+Java (cyclonedx-core-java) and .NET (cyclonedx-dotnet-library) libraries type it as a
+string, cyclonedx-go (syft, grype, trivy) as an object, so no value is read by all; the
+field is optional and left out, which every CycloneDX library reads.
 Every ``bom-ref`` bomguard writes starts with ``bomguard:``; re-enrichment replaces those
 entries and keeps everything else.
 """
@@ -103,7 +108,6 @@ def build_declarations(
                                 "content": base64.b64encode(f.provenance).decode("ascii"),
                             }
                         },
-                        "classification": "public",
                     }
                 )
             elif f.provenance_url:
@@ -111,7 +115,6 @@ def build_declarations(
                     {
                         "name": evidence_name(f.filename, f.sha256),
                         "contents": {"url": f.provenance_url},
-                        "classification": "public",
                     }
                 )
         if data:

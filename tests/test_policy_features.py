@@ -542,7 +542,7 @@ def test_every_problem_is_reported_at_once_with_its_position(tmp_path: Path) -> 
         "ref, commit, trigger, runner_environment, repository_uri, repository_id, owner_id, san)",
         f"{path}:two:10:17: when: no field 'provenanse' in component (did you mean "
         "'provenance'?) (fields: name, normalized_name, version, purl, bom_ref, type, group, "
-        "scope, licenses, properties, pypi, critical, provenance, drift)",
+        "scope, licenses, properties, pypi, critical, rank, graph, provenance, drift)",
         f"{path}:three:12:5: missing required key 'require'",
         f"{path}:three:13:5: unknown key 'requires' (did you mean 'require'?)",
         f"{path}:waivers[0].expires:15:59: invalid date '2026-02-30': write YYYY-MM-DD",

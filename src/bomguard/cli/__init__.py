@@ -46,6 +46,11 @@ class _LazyGroup(click.Group):
 
     #: name -> (module, attribute, the short help shown by ``bomguard --help``)
     lazy: dict[str, tuple[str, str, str]] = {
+        "data": (
+            "bomguard.cli.data",
+            "data_group",
+            "Manage the reference data bomguard ships (PyPI download ranks).",
+        ),
         "enrich": (
             "bomguard.cli.enrich",
             "enrich",

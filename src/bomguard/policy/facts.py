@@ -25,6 +25,7 @@ from bomguard.models import (
     PypiRef,
     Status,
 )
+from bomguard.policy.graphfacts import blank_graph_facts, sbom_graph_facts
 
 __all__ = [
     "blank_component_facts",
@@ -97,11 +98,18 @@ def _publisher(identity: Identity | None) -> dict[str, str]:
 
 
 def component_facts(
-    component: Component, evidence: ComponentEvidence | None, critical: bool
+    component: Component,
+    evidence: ComponentEvidence | None,
+    critical: bool,
+    *,
+    rank: int | None = None,
+    graph: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON-ready value bound to ``component`` in CEL (see the module docstring).
 
-    ``critical`` says whether the evaluating policy lists this component as critical.
+    ``critical`` says whether the evaluating policy lists this component as critical;
+    ``rank`` is its PyPI download rank (``None``: not ranked); ``graph`` its
+    ``component.graph`` facts (default: the SBOM states no graph, every fact null).
     """
     status, reason = component_status(component, evidence)
     files = evidence.files if evidence is not None else ()
@@ -118,6 +126,8 @@ def component_facts(
         "properties": dict(component.properties),
         "pypi": component.pypi is not None,
         "critical": critical,
+        "rank": rank,
+        "graph": dict(graph) if graph is not None else blank_graph_facts(),
         "provenance": {
             "status": status.value,
             "reason": reason,
@@ -187,6 +197,7 @@ def sbom_facts(components: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     the critical ones. Both are doubles, and ``1.0`` when there is nothing to cover: with
     no PyPI component, "every PyPI component is verified" holds.
     """
+    components = list(components)
     counts = dict.fromkeys((s.value for s in Status), 0)
     total = pypi = verified = critical = critical_verified = 0
     for facts in components:
@@ -210,6 +221,7 @@ def sbom_facts(components: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             "overall": _fraction(verified, pypi),
             "critical": _fraction(critical_verified, critical),
         },
+        "graph": sbom_graph_facts(components),
     }
 
 
@@ -261,4 +273,14 @@ def sample_component_facts() -> dict[str, Any]:
         ),
         drift_checked=("previous-release:0.9",),
     )
-    return component_facts(sample, evidence, True)
+    graph = {
+        "known": True,
+        "direct": False,
+        "depth": 2,
+        "dependents": 1,
+        "paths": ["app > web > example"],
+        "scope": "runtime",
+        "requires": ["dependency"],
+        "required_by": ["web", "app"],
+    }
+    return component_facts(sample, evidence, True, rank=1, graph=graph)

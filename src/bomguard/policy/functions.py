@@ -18,6 +18,8 @@ from celpy.evaluation import CELEvalError
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from bomguard.policy.graphfacts import depends_on, is_dependency_of
+
 __all__ = ["BINDINGS", "PLAIN", "parse_specifier", "parse_version"]
 
 
@@ -74,6 +76,8 @@ PLAIN: dict[str, Callable[..., Any]] = {
     "version_compare": compare_versions,
     "version_valid": is_version,
     "glob": glob_match,
+    "depends_on": depends_on,
+    "is_dependency_of": is_dependency_of,
 }
 """Name to implementation on plain Python values, raising ValueError/TypeError on bad input."""
 

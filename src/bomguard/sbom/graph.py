@@ -231,10 +231,7 @@ def _paths(
         for parent in before:
             walk(parent, path)
 
-    reached = (
-        locator in via or locator in graph.roots or (not graph.roots and not graph.parents[locator])
-    )
-    if reached:
+    if locator in via or depth.get(locator) in (0, 1):
         walk(locator, ())
     return tuple(found)
 

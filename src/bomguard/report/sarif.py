@@ -38,6 +38,10 @@ def render_sarif(data: ReportData) -> bytes:
     for rule in data.rules:
         for violation in rule.violations:
             component = by_label.get(violation.get("component", ""))
+            path = component.path if component else ""
+            text = violation.get("message") or rule.description or rule.rule
+            if path:
+                text += f" (path from the root: {path})"
             logical = {
                 "name": violation.get("component", ""),
                 "kind": "module",
@@ -47,7 +51,7 @@ def render_sarif(data: ReportData) -> bytes:
                 "ruleId": rule.rule,
                 "ruleIndex": index[rule.rule],
                 "level": _LEVEL.get(violation.get("severity", rule.severity), "error"),
-                "message": {"text": violation.get("message") or rule.description or rule.rule},
+                "message": {"text": text},
                 "locations": [
                     {
                         "physicalLocation": {"artifactLocation": {"uri": data.sbom}},
@@ -62,6 +66,7 @@ def render_sarif(data: ReportData) -> bytes:
                     "bomRef": violation.get("bom_ref", ""),
                     "status": component.status if component else "",
                     "locator": component.locator if component else "",
+                    "dependencyPath": path,
                 },
             }
             results.append(result)
@@ -81,7 +86,11 @@ def render_sarif(data: ReportData) -> bytes:
                 },
                 "artifacts": [{"location": {"uri": data.sbom}}],
                 "results": results,
-                "properties": {"verdict": data.verdict, "counts": data.counts},
+                "properties": {
+                    "verdict": data.verdict,
+                    "counts": data.counts,
+                    "criticality": data.criticality,
+                },
             }
         ],
     }

@@ -64,7 +64,7 @@ class TreeNode:
     direct: bool
     children: tuple[TreeNode, ...]
     elsewhere: bool = False
-    """Shown in full under another parent (a shorter or earlier path); not expanded here."""
+    """Shown in full under another parent (its first shortest path); not expanded here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +207,7 @@ def _render_node(node: TreeNode) -> str:
     )
     attrs = f'data-status="{_e(node.status)}"'
     if node.elsewhere:
-        return f'<li class="leaf" {attrs}>{head} <span class="muted">(shown above)</span></li>'
+        return f'<li class="leaf" {attrs}>{head} <span class="muted">(shown elsewhere)</span></li>'
     if not node.children:
         return f'<li class="leaf" {attrs}>{head}</li>'
     inner = "".join(_render_node(child) for child in node.children)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -27,7 +28,7 @@ def _help(*command: str) -> str:
 
 
 def test_every_option_the_readme_names_exists():
-    known = " ".join(_help(c) for c in ("enrich", "fetch"))
+    known = " ".join(_help(*c) for c in (("enrich",), ("fetch",), ("data", "refresh")))
     named = set(re.findall(r"`(--[a-z][a-z0-9-]*)", README))
     assert named, "the README names no options?"
     missing = sorted(o for o in named if o not in known)
@@ -56,6 +57,10 @@ def test_readme_commands_parse():
             continue
         command = cli.get_command(None, args[0])  # type: ignore[arg-type]
         assert command is not None, line
+        while isinstance(command, click.Group):  # e.g. bomguard data refresh
+            args = args[1:]
+            command = command.get_command(None, args[0])  # type: ignore[arg-type]
+            assert command is not None, line
         ctx = command.make_context(args[0], args[1:], resilient_parsing=True)
         assert ctx.params, line
 

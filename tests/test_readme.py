@@ -57,10 +57,6 @@ def test_readme_commands_parse():
             continue
         command = cli.get_command(None, args[0])  # type: ignore[arg-type]
         assert command is not None, line
-        while isinstance(command, click.Group):  # e.g. bomguard data refresh
-            args = args[1:]
-            command = command.get_command(None, args[0])  # type: ignore[arg-type]
-            assert command is not None, line
         ctx = command.make_context(args[0], args[1:], resilient_parsing=True)
         assert ctx.params, line
 

@@ -35,7 +35,7 @@ from bomguard.policy.facts import (
     normalized_name,
     sbom_facts,
 )
-from bomguard.policy.graphfacts import graph_facts_by_locator
+from bomguard.policy.graphfacts import graph_facts_by_locator, uses_reachability
 from bomguard.policy.model import SBOM_SUBJECT, Outcome, Policy, Rule, Scope, Waiver
 from bomguard.policy.problems import Problem
 from bomguard.policy.verdict import Finding, Verdict, WaiverUse
@@ -492,8 +492,13 @@ def evaluate(
     book = WaiverBook(policies, moment)
     findings: list[Finding] = []
     snapshot = ranks if ranks is not None else load_snapshot()
-    placed = graph_facts_by_locator(graph, [c for c, _ in unique])
+    listed = [c for c, _ in unique]
+    placed_by: dict[bool, dict[str, dict[str, Any]]] = {}
     for policy in policies:
+        reach = uses_reachability(t for r in policy.rules for t in (r.when, r.require))
+        if reach not in placed_by:
+            placed_by[reach] = graph_facts_by_locator(graph, listed, reachability=reach)
+        placed = placed_by[reach]
         judged = []
         for component, evidence in unique:
             name = normalized_name(component)

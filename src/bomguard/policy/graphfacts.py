@@ -26,7 +26,11 @@ __all__ = [
     "is_dependency_of",
     "match_key",
     "sbom_graph_facts",
+    "uses_reachability",
 ]
+
+#: What in an expression needs ``graph.requires`` / ``graph.required_by``.
+_REACHABILITY = ("depends_on", "is_dependency_of", "requires", "required_by")
 
 #: How many unattested components ``sbom.graph.unattested`` lists.
 BLAST_RADIUS_SIZE = 10
@@ -66,10 +70,21 @@ def match_key(text: str) -> str:
     return str(canonicalize_name(text))
 
 
+def uses_reachability(expressions: Iterable[str | None]) -> bool:
+    """Whether any expression may read ``graph.requires`` or ``graph.required_by``.
+
+    Those lists hold every component reached (or reaching), so they are only built for
+    policies that can use them; for the others they are ``[]``, which no expression of
+    theirs can tell apart.
+    """
+    return any(e and any(word in e for word in _REACHABILITY) for e in expressions)
+
+
 def graph_facts_by_locator(
-    graph: DependencyGraph | None, components: Sequence[Component]
+    graph: DependencyGraph | None, components: Sequence[Component], *, reachability: bool = True
 ) -> dict[str, dict[str, Any]]:
-    """``component.graph`` for every component, by locator."""
+    """``component.graph`` for every component, by locator (``requires`` and
+    ``required_by`` left empty unless ``reachability``)."""
     if graph is None:
         return {c.locator: blank_graph_facts() for c in components}
     names: dict[str, list[str]] = {}
@@ -88,8 +103,8 @@ def graph_facts_by_locator(
             "dependents": facts.dependents,
             "paths": [" > ".join(p) for p in facts.paths],
             "scope": facts.scope,
-            "requires": _names(graph.descendants(loc), loc, names),
-            "required_by": _names(graph.ancestors(loc), loc, names),
+            "requires": _names(graph.descendants(loc), loc, names) if reachability else [],
+            "required_by": _names(graph.ancestors(loc), loc, names) if reachability else [],
         }
     return out
 

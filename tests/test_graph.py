@@ -342,3 +342,44 @@ def test_scopes_from_spdx_dependency_kinds(tmp_path: Path) -> None:
         "pluggy": "dev",
         "shared": "runtime",
     }
+
+
+def test_spdx3_lifecycle_scoped_relationships_give_the_scope(tmp_path: Path) -> None:
+    """The SPDX 3 example, with a test-scoped and a runtime-scoped dependency added."""
+    doc = json.loads(
+        (DATA / "sboms/spdx-examples__ai-example01-simplehtr.spdx3.jsonld.json").read_text()
+    )
+    tensorflow = "https://pypi.org/project/tensorflow/2.4.0/"
+    for name in ("pytest-mock", "absl-py"):
+        doc["@graph"].append(
+            {
+                "type": "software_Package",
+                "spdxId": f"https://example.invalid/{name}",
+                "creationInfo": "_:creationinfo",
+                "name": name,
+                "software_packageVersion": "1.0",
+                "software_packageUrl": f"pkg:pypi/{name}@1.0",
+            }
+        )
+    for name, scope in (("pytest-mock", "test"), ("absl-py", "runtime")):
+        doc["@graph"].append(
+            {
+                "type": "LifecycleScopedRelationship",
+                "spdxId": f"https://example.invalid/{name}-rel",
+                "creationInfo": "_:creationinfo",
+                "relationshipType": "dependsOn",
+                "from": tensorflow,
+                "to": [f"https://example.invalid/{name}"],
+                "scope": scope,
+            }
+        )
+    path = tmp_path / "scoped.spdx3.json"
+    path.write_text(json.dumps(doc))
+    document = read_sbom(path)
+    graph = build_graph(document.components(), document.relationships())
+    assert graph is not None
+    facts = {graph.names[loc]: f for loc, f in graph.facts.items()}
+    assert (facts["pytest-mock"].depth, facts["pytest-mock"].scope) == (2, "test")
+    assert (facts["absl-py"].depth, facts["absl-py"].scope) == (2, "runtime")
+    assert facts["absl-py"].paths == (("SimpleHTR", "tensorflow", "absl-py"),)
+    assert facts["tensorflow"].scope is None  # reached without a stated scope

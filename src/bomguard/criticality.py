@@ -136,7 +136,7 @@ def load_snapshot(directory: Path | None = None) -> RankSnapshot:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(snapshot: Path, meta: Path, stamp: tuple[int, int]) -> RankSnapshot:
+def _load_cached(snapshot: Path, meta: Path, stamp: tuple[int, ...]) -> RankSnapshot:
     try:
         raw = snapshot.read_bytes()
         described = json.loads(meta.read_text("utf-8"))
@@ -158,8 +158,15 @@ def _load_cached(snapshot: Path, meta: Path, stamp: tuple[int, int]) -> RankSnap
 
 
 def _load_file(snapshot: Path, meta: Path) -> RankSnapshot:
-    stat = snapshot.stat()
-    return _load_cached(snapshot, meta, (stat.st_mtime_ns, stat.st_size))
+    try:
+        stamp = tuple(
+            value
+            for path in (snapshot, meta)
+            for value in (path.stat().st_mtime_ns, path.stat().st_size)
+        )
+    except OSError as err:
+        raise InputError(f"{meta}: cannot read the snapshot's description: {err}") from err
+    return _load_cached(snapshot, meta, stamp)
 
 
 def refresh(

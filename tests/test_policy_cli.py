@@ -37,8 +37,8 @@ def test_check_passes_clean_policies() -> None:
     result = run("check", *map(str, sorted((ROOT / "policies").glob("*.yaml"))))
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert "skipping 5 tests files (run them with 'bomguard policy test')" in result.stderr
-    assert "5 policy files OK (25 rules, 0 waivers)" in result.stderr
+    assert "skipping 6 tests files (run them with 'bomguard policy test')" in result.stderr
+    assert "6 policy files OK (29 rules, 0 waivers)" in result.stderr
 
 
 def test_check_reports_every_problem_of_every_file(tmp_path: Path) -> None:

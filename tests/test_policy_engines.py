@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_policy import HEAD, write
@@ -157,3 +158,88 @@ def test_cpp_errors_fail_closed(tmp_path: Path) -> None:
     assert violation.outcome.value == "error"
     assert violation.message.startswith("rule could not be evaluated: require: ")
     assert "version_matches: invalid PEP 440 version 'latest'" in violation.message
+
+
+GRAPH_POLICY = """\
+critical: {names: [tuf], top: 20}
+rules:
+  - id: g-direct
+    when: component.graph.direct == true
+    require: component.provenance.status == "verified"
+  - id: g-deep
+    when: component.graph.depth != null && component.graph.depth >= 2
+    require: component.graph.dependents < 8
+  - id: g-unguarded
+    severity: info
+    require: component.graph.depth <= 3
+  - id: g-depends-on
+    require: '!component.depends_on("cffi") || component.provenance.status != "absent"'
+  - id: g-purl
+    require: '!component.depends_on("pkg:pypi/pycparser") || component.graph.depth == 1'
+  - id: g-dependency-of
+    require: >-
+      !component.is_dependency_of("FastAPI")
+      || component.provenance.status in ["verified", "unknown"]
+  - id: g-rank
+    require: component.rank == null || component.rank > 50 || component.critical
+  - id: g-critical
+    when: component.critical
+    require: component.provenance.status == "verified"
+  - id: g-sbom
+    scope: sbom
+    require: >-
+      sbom.graph.coverage.direct >= 0.5
+      && sbom.graph.unattested.all(u, u.dependents < 10 || u.direct)
+"""
+
+
+def graph_subjects() -> tuple[list[tuple[Component, ComponentEvidence | None]], Any]:
+    """cyclonedx-py's environment SBOM (a real graph with a cycle), statuses across it."""
+    from bomguard.sbom import read_sbom
+    from bomguard.sbom.graph import build_graph
+
+    document = read_sbom(ROOT / "tests/data/sboms-generated/cdxpy-env_app_cdx1.6.json")
+    components = document.components()
+    statuses = [Status.VERIFIED, Status.ABSENT, Status.UNKNOWN, Status.INVALID]
+    subjects: list[tuple[Component, ComponentEvidence | None]] = [
+        (c, ComponentEvidence(statuses[i % len(statuses)], "why")) for i, c in enumerate(components)
+    ]
+    return subjects, build_graph(components, document.relationships())
+
+
+@needs_cpp
+@pytest.mark.parametrize("with_graph", [True, False], ids=["graph", "no-graph"])
+def test_both_engines_judge_the_graph_the_same(tmp_path: Path, with_graph: bool) -> None:
+    policy = load_policy(write(tmp_path, HEAD + GRAPH_POLICY))
+    subjects, graph = graph_subjects()
+    used = graph if with_graph else None
+    python = evaluate([policy], subjects, now=NOW, engine="python", graph=used)
+    cpp = evaluate([policy], subjects, now=NOW, engine="cpp", graph=used)
+    assert [r.to_dict() for r in python.results] == [r.to_dict() for r in cpp.results]
+    outcomes = {(r.rule, r.outcome.value) for r in python.results}
+    if with_graph:
+        for rule in ("g-direct", "g-deep", "g-depends-on", "g-dependency-of", "g-critical"):
+            assert (rule, "fail") in outcomes and (rule, "pass") in outcomes, rule
+        assert ("g-purl", "fail") in outcomes
+    else:
+        # No graph: every graph fact is null; guarded rules do not apply, the unguarded
+        # comparison with null is an error (never a pass), the functions are false.
+        assert {o for r, o in outcomes if r in ("g-direct", "g-deep")} == {"not-applicable"}
+        assert {o for r, o in outcomes if r == "g-unguarded"} == {"error"}
+        assert {o for r, o in outcomes if r in ("g-depends-on", "g-purl")} == {"pass"}
+
+
+def test_graph_functions_and_nullable_facts_are_type_checked(tmp_path: Path) -> None:
+    from bomguard.policy import PolicyProblems
+
+    cases = {
+        'depends_on(component, "x")': "depends_on is a method: write component.depends_on(x)",
+        'component.provenance.depends_on("x")': "depends_on() applies to component, not object",
+        "component.is_dependency_of(1)": "is_dependency_of() takes name_or_purl as string, got int",
+        'component.graph.depth == "1"': "cannot apply '==' to int or null and string",
+    }
+    for expression, message in cases.items():
+        text = HEAD + f"rules:\n  - id: r\n    require: '{expression}'\n"
+        with pytest.raises(PolicyProblems) as info:
+            load_policy(write(tmp_path, text))
+        assert message in str(info.value.problems[0].message), expression

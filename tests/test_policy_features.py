@@ -542,7 +542,7 @@ def test_every_problem_is_reported_at_once_with_its_position(tmp_path: Path) -> 
         "ref, commit, trigger, runner_environment, repository_uri, repository_id, owner_id, san)",
         f"{path}:two:10:17: when: no field 'provenanse' in component (did you mean "
         "'provenance'?) (fields: name, normalized_name, version, purl, bom_ref, type, group, "
-        "scope, licenses, properties, pypi, critical, provenance, drift, change)",
+        "scope, licenses, properties, pypi, critical, rank, graph, provenance, drift, change)",
         f"{path}:three:12:5: missing required key 'require'",
         f"{path}:three:13:5: unknown key 'requires' (did you mean 'require'?)",
         f"{path}:waivers[0].expires:15:59: invalid date '2026-02-30': write YYYY-MM-DD",
@@ -612,3 +612,45 @@ def test_default_policy_verdict_still_validates() -> None:
     data = evaluate([default_policy()], [], now=NOW).to_dict()
     validate_verdict(data)
     assert data["results"] == [] and data["waivers"] == [] and data["waived"] == []
+
+
+def test_critical_by_names_or_download_rank(tmp_path: Path) -> None:
+    from bomguard.criticality import load_snapshot
+
+    both = load_policy(write(tmp_path, HEAD + CRITICAL_RULE.format("{names: [My_Lib], top: 2}")))
+    assert both.critical == ("my-lib",) and both.critical_top == 2
+    assert both.is_critical("my-lib", None)
+    assert both.is_critical("packaging", 2) and not both.is_critical("urllib3", 3)
+    plain = load_policy(write(tmp_path, HEAD + CRITICAL_RULE.format("[my-lib]"), "plain.yaml"))
+    assert plain.critical_top is None and not plain.is_critical("boto3", 1)
+    # Judged through evaluate(): ranks come from the shipped snapshot (boto3 is first).
+    snapshot = load_snapshot()
+    assert snapshot.rank("boto3") == 1 and snapshot.location == "builtin"
+    verdict = evaluate(
+        [both],
+        [(pypi("boto3"), evidence(Status.ABSENT)), (pypi("zzz-unranked"), evidence(Status.ABSENT))],
+        ranks=snapshot,
+    )
+    assert {v.component for v in verdict.violations} == {"pkg:pypi/boto3@1.0"}
+
+
+@pytest.mark.parametrize(
+    ("critical", "message"),
+    [
+        ("{top: 0}", "critical.top:4:17: 0 is less than the minimum of 1"),
+        ("{nmes: [a]}", "critical:4:12: unknown key 'nmes' (did you mean 'names'?)"),
+        ("{top: many}", "critical.top:4:17: expected an integer, got a string"),
+    ],
+)
+def test_a_bad_critical_mapping_is_named(tmp_path: Path, critical: str, message: str) -> None:
+    path = write(tmp_path, HEAD + CRITICAL_RULE.format(critical))
+    _, problems = check_policies([path])
+    assert [p.render() for p in problems] == [f"{path}:{message}"]
+
+
+CRITICAL_RULE = """critical: {}
+rules:
+  - id: r
+    when: component.critical
+    require: component.provenance.status == "verified"
+"""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bomguard.criticality import RankSnapshot, load_snapshot
 from bomguard.drift import Expectation, assess, load_baseline, load_pins
 from bomguard.errors import InputError
 from bomguard.index import (
@@ -50,7 +51,8 @@ from bomguard.policy import (
     strict_policy,
 )
 from bomguard.sbom import SbomDocument, read_sbom
-from bomguard.sbom.properties import addition_for
+from bomguard.sbom.graph import DependencyGraph, build_graph
+from bomguard.sbom.properties import addition_for, with_graph
 from bomguard.verify import FileVerdict, TrustRoot, load_trust_root
 from bomguard.verify.batch import VerifyJob, VerifyStream
 
@@ -113,6 +115,10 @@ class EnrichResult:
     evaluated_at: datetime.datetime = field(
         default_factory=lambda: datetime.datetime.now(datetime.UTC)
     )
+    graph: DependencyGraph | None = None
+    """The SBOM's dependency graph (``None``: the SBOM states none)."""
+    ranks: RankSnapshot | None = None
+    """The download-rank snapshot that judged criticality."""
 
 
 def _recorded_time(moment: datetime.datetime) -> datetime.datetime:
@@ -455,8 +461,19 @@ def enrich(
                 found, request, fetched, verdicts, options, baseline, pins
             )
 
+    graph = build_graph(components, document.relationships())
+    ranks = load_snapshot()
+    pypi_names = {c.locator: c.pypi.name for c in components if c.pypi is not None}
     document.enrich(
-        {locator: addition_for(ev) for locator, ev in evidence.items() if ev is not None}
+        {
+            locator: with_graph(
+                addition_for(ev),
+                graph.facts.get(locator) if graph is not None else None,
+                ranks.rank(pypi_names[locator]) if locator in pypi_names else None,
+            )
+            for locator, ev in evidence.items()
+            if ev is not None
+        }
     )
     moment = options.now or datetime.datetime.now(datetime.UTC)
     verdict = evaluate(
@@ -464,6 +481,8 @@ def enrich(
         [(c, evidence.get(c.locator)) for c in components],
         now=moment,
         engine=options.cel_engine,
+        graph=graph,
+        ranks=ranks,
     )
     if document.supports_declarations:
         from bomguard.sbom.declarations import build_declarations
@@ -475,4 +494,6 @@ def enrich(
             subjects, policies, verdict.results, embed=embed, now=_recorded_time(moment)
         )
         document.add_declarations(declarations, standards)
-    return EnrichResult(document, components, evidence, verdict, policies, trust_root, moment)
+    return EnrichResult(
+        document, components, evidence, verdict, policies, trust_root, moment, graph, ranks
+    )

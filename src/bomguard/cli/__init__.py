@@ -52,6 +52,11 @@ class _LazyGroup(click.Group):
             "diff",
             "Review a dependency change: every PyPI package BASE and NEW differ in, verified.",
         ),
+        "data": (
+            "bomguard.cli.data",
+            "data_group",
+            "Manage the reference data bomguard ships (PyPI download ranks).",
+        ),
         "enrich": (
             "bomguard.cli.enrich",
             "enrich",

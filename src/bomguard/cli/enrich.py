@@ -90,6 +90,8 @@ def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes
             "instance": result.trust_root.instance,
             "sha256": result.trust_root.sha256,
         }
+    if getattr(result, "ranks", None) is not None:
+        verdict["criticality"] = result.ranks.record()
     return (json.dumps(verdict, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 

@@ -83,10 +83,13 @@ _TIME_METHODS = frozenset(
     {"getFullYear", "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear"}
 )
 _CLOCK_METHODS = frozenset({"getHours", "getMinutes", "getSeconds", "getMilliseconds"})
-_METHODS = _MACROS | _STRING_METHODS | _TIME_METHODS | _CLOCK_METHODS | {"size"}
 _FUNCTIONS: Mapping[str, Function] = {f.name: f for f in FUNCTIONS}
+_MEMBER_FUNCTIONS = frozenset(f.name for f in FUNCTIONS if f.member)
+_METHODS = _MACROS | _STRING_METHODS | _TIME_METHODS | _CLOCK_METHODS | {"size"} | _MEMBER_FUNCTIONS
 _ALL_VARIABLES = frozenset(v.name for v in VARIABLES)
-_GLOBALS = frozenset({"has", "size", "matches", *_CONVERSIONS, *_FUNCTIONS})
+_GLOBALS = frozenset(
+    {"has", "size", "matches", *_CONVERSIONS, *(set(_FUNCTIONS) - _MEMBER_FUNCTIONS)}
+)
 _OPERATORS = {
     "relation_lt": "<",
     "relation_le": "<=",
@@ -424,6 +427,9 @@ class _Checker:
         if name == "has":
             return self.has(token, args, env)
         kinds = [self.visit(a, env) for a in args]
+        if name in _MEMBER_FUNCTIONS:
+            receiver = _FUNCTIONS[name].params[0][0]
+            return self.problem(token, f"{name} is a method: write {receiver}.{name}(x)")
         if name in _FUNCTIONS:
             return self.custom(_FUNCTIONS[name], token, args, kinds)
         if name == "size":
@@ -543,6 +549,18 @@ class _Checker:
             if self.arity(token, args, 0, 1) and receiver.known and receiver.kind not in allowed:
                 self.problem(token, f"{name}() applies to a timestamp, not {receiver}")
             return INT
+        if name in _MEMBER_FUNCTIONS:
+            function = _FUNCTIONS[name]
+            target = function.params[0][0]
+            if receiver.known and not (receiver.kind == "object" and receiver.path == target):
+                return self.problem(token, f"{name}() applies to {target}, not {receiver}")
+            if self.arity(token, args, len(function.params) - 1):
+                for (param, expected), arg, kind in zip(
+                    function.params[1:], args, kinds, strict=True
+                ):
+                    if kind.known and not _same(kind, expected):
+                        self.problem(arg, f"{name}() takes {param} as {expected}, got {kind}")
+            return function.result
         if name in _FUNCTIONS:
             return self.problem(token, f"{name} is a function, not a method: write {name}(x, …)")
         return self.problem(token, f"undeclared method {name!r}{_hint(name, sorted(_METHODS))}")

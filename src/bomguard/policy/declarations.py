@@ -58,6 +58,8 @@ class CelType:
     fields: tuple[Field, ...] = ()
     path: str = ""
     """For an object: where it sits, e.g. ``component.provenance``."""
+    nullable: bool = False
+    """Whether the value may be ``null`` at run time (a fact the SBOM does not give)."""
 
     def field(self, name: str) -> Field | None:
         """The field called ``name`` of an object type, if any."""
@@ -74,6 +76,8 @@ class CelType:
         return "map" if self.kind == "object" else self.kind
 
     def __str__(self) -> str:
+        if self.nullable:
+            return f"{self.kind} or null"
         if self.kind == "list":
             return f"list({self.elem})"
         if self.kind == "map":
@@ -104,6 +108,11 @@ def list_of(elem: CelType) -> CelType:
 def map_of(key: CelType, value: CelType) -> CelType:
     """``map(key, value)``."""
     return CelType("map", elem=value, key=key)
+
+
+def nullable(kind: CelType) -> CelType:
+    """``kind``, or ``null`` when the fact is not known."""
+    return CelType(kind.kind, kind.elem, kind.key, kind.fields, kind.path, nullable=True)
 
 
 def _object(path: str, *fields: tuple[str, CelType, str]) -> CelType:
@@ -216,6 +225,41 @@ _FILE = _object(
     ("publisher", _publisher("component.provenance.files[].publisher"), "the file's signer"),
 )
 
+_GRAPH = _object(
+    "component.graph",
+    ("known", BOOL, "whether the SBOM states a dependency graph (when false, every fact is null)"),
+    (
+        "direct",
+        nullable(BOOL),
+        "a dependency of the root (without a root: of the top level, what nothing depends on)",
+    ),
+    ("depth", nullable(INT), "fewest edges from the root (root 0, direct 1); null if unreached"),
+    (
+        "dependents",
+        nullable(INT),
+        "how many components reach this one, directly or transitively (the root not counted)",
+    ),
+    ("paths", list_of(STRING), 'up to 3 shortest paths from the root, e.g. "app > web > this"'),
+    (
+        "scope",
+        nullable(STRING),
+        "runtime, optional, provided, build, test, dev or excluded, where the SBOM says so",
+    ),
+    ("requires", list_of(STRING), "every component this one reaches: PEP 503 names and purls"),
+    ("required_by", list_of(STRING), "every component that reaches this one: names and purls"),
+)
+
+_UNATTESTED = _object(
+    "sbom.graph.unattested[]",
+    ("name", STRING, "component name"),
+    ("version", STRING, 'version, or ""'),
+    ("purl", STRING, 'package URL, or ""'),
+    ("status", STRING, "its provenance status (anything but verified)"),
+    ("dependents", INT, "how many components reach it"),
+    ("direct", BOOL, "a direct dependency"),
+    ("path", STRING, 'the first shortest path from the root, or ""'),
+)
+
 COMPONENT = _object(
     "component",
     ("name", STRING, "name as the SBOM gives it"),
@@ -233,7 +277,13 @@ COMPONENT = _object(
     ("licenses", list_of(STRING), "license ids or names"),
     ("properties", map_of(STRING, STRING), "the component's SBOM properties, name to value"),
     ("pypi", BOOL, "whether this is a PyPI package (a pkg:pypi purl)"),
-    ("critical", BOOL, "whether the evaluating policy lists this package in `critical`"),
+    (
+        "critical",
+        BOOL,
+        "whether the evaluating policy's `critical` names this package, or its `top` ranks it",
+    ),
+    ("rank", nullable(INT), "PyPI download rank (1 = most downloaded); null when not ranked"),
+    ("graph", _GRAPH, "where the component sits in the SBOM's dependency graph"),
     (
         "provenance",
         _object(
@@ -285,6 +335,34 @@ SBOM = _object(
         ),
         "fractions from 0.0 to 1.0 (always doubles: compare with 1.0, not 1)",
     ),
+    (
+        "graph",
+        _object(
+            "sbom.graph",
+            ("known", BOOL, "whether the SBOM states a dependency graph"),
+            ("direct", INT, "direct PyPI dependencies"),
+            ("transitive", INT, "PyPI components reached only through others (depth 2 or more)"),
+            (
+                "coverage",
+                _object(
+                    "sbom.graph.coverage",
+                    (
+                        "direct",
+                        DOUBLE,
+                        "verified direct PyPI dependencies / direct ones; 1.0 if none",
+                    ),
+                    ("transitive", DOUBLE, "the same over transitive ones; 1.0 if none"),
+                ),
+                "fractions from 0.0 to 1.0",
+            ),
+            (
+                "unattested",
+                list_of(_UNATTESTED),
+                "up to 10 reached PyPI components that are not verified, most dependents first",
+            ),
+        ),
+        "the dependency graph as a whole",
+    ),
 )
 
 
@@ -334,10 +412,15 @@ class Function:
     result: CelType
     doc: str
     example: str
+    member: bool = False
+    """Called on ``component`` (``component.name(x)``); its first parameter is the receiver."""
 
     @property
     def signature(self) -> str:
-        """``name(a: string, b: string) -> bool``."""
+        """``name(a: string, b: string) -> bool`` (``component.name(a: string) -> bool``)."""
+        if self.member:
+            params = ", ".join(f"{n}: {t}" for n, t in self.params[1:])
+            return f"{self.params[0][0]}.{self.name}({params}) -> {self.result}"
         params = ", ".join(f"{n}: {t}" for n, t in self.params)
         return f"{self.name}({params}) -> {self.result}"
 
@@ -372,6 +455,25 @@ FUNCTIONS = (
         "shell-style match of the whole text: * any run, ? one character, [abc] a set; "
         "case-sensitive",
         'glob(component.normalized_name, "django-*")',
+    ),
+    Function(
+        "depends_on",
+        (("component", COMPONENT), ("name_or_purl", STRING)),
+        BOOL,
+        "whether the component reaches the named one through the dependency graph, "
+        "directly or transitively (a name is compared PEP 503-normalised; a purl without "
+        "its qualifiers, with or without the version); false without a graph",
+        'component.depends_on("cryptography")',
+        member=True,
+    ),
+    Function(
+        "is_dependency_of",
+        (("component", COMPONENT), ("name_or_purl", STRING)),
+        BOOL,
+        "whether the named component reaches this one through the dependency graph, "
+        "directly or transitively; false without a graph",
+        'component.is_dependency_of("webservice") && component.graph.scope == "runtime"',
+        member=True,
     ),
 )
 

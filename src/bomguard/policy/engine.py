@@ -22,6 +22,7 @@ from typing import Any, Literal
 import celpy
 from celpy.celparser import CELParseError
 
+from bomguard.criticality import RankSnapshot, load_snapshot
 from bomguard.errors import InputError
 from bomguard.models import Component, ComponentEvidence, Status
 from bomguard.policy.checker import ExpressionProblem, check_expression
@@ -34,9 +35,11 @@ from bomguard.policy.facts import (
     normalized_name,
     sbom_facts,
 )
+from bomguard.policy.graphfacts import graph_facts_by_locator, uses_reachability
 from bomguard.policy.model import SBOM_SUBJECT, Outcome, Policy, Rule, Scope, Waiver
 from bomguard.policy.problems import Problem
 from bomguard.policy.verdict import Finding, Verdict, WaiverUse
+from bomguard.sbom.graph import DependencyGraph
 
 __all__ = [
     "CompiledRule",
@@ -450,6 +453,8 @@ def evaluate(
     now: dt.datetime | None = None,
     engine: str | Engine | None = None,
     changes: Mapping[str, Mapping[str, Any]] | None = None,
+    graph: DependencyGraph | None = None,
+    ranks: RankSnapshot | None = None,
 ) -> Verdict:
     """Evaluate every rule of every policy over every component, and over the SBOM.
 
@@ -464,6 +469,10 @@ def evaluate(
     Raises :class:`InputError` for an empty policy set (fail closed), for policies that
     reuse a name or a rule id, for a waiver naming a rule none of them has, or for a
     hand-built policy whose expressions do not compile.
+
+    ``graph`` is the SBOM's dependency graph (``None``: it states none, and every
+    ``component.graph`` fact is null); ``ranks`` the download-rank snapshot (default: the
+    one :func:`bomguard.criticality.load_snapshot` finds).
     """
     if not policies:
         raise InputError("no policy to evaluate: an empty policy set would pass everything")
@@ -486,20 +495,27 @@ def evaluate(
         counts[status.value] += 1
     book = WaiverBook(policies, moment)
     findings: list[Finding] = []
+    snapshot = ranks if ranks is not None else load_snapshot()
+    listed = [c for c, _ in unique]
+    placed_by: dict[bool, dict[str, dict[str, Any]]] = {}
     for policy in policies:
-        judged = [
-            Subject(
-                component_label(component),
-                component.bom_ref,
-                component_facts(
-                    component,
-                    evidence,
-                    policy.is_critical(normalized_name(component)),
-                    (changes or {}).get(component.locator),
-                ),
+        reach = uses_reachability(t for r in policy.rules for t in (r.when, r.require))
+        if reach not in placed_by:
+            placed_by[reach] = graph_facts_by_locator(graph, listed, reachability=reach)
+        placed = placed_by[reach]
+        judged = []
+        for component, evidence in unique:
+            name = normalized_name(component)
+            rank = snapshot.rank(name) if component.pypi is not None else None
+            facts = component_facts(
+                component,
+                evidence,
+                policy.is_critical(name, rank),
+                rank=rank,
+                graph=placed.get(component.locator),
+                change=(changes or {}).get(component.locator),
             )
-            for component, evidence in unique
-        ]
+            judged.append(Subject(component_label(component), component.bom_ref, facts))
         sbom = sbom_facts(s.facts for s in judged)
         findings.extend(judge_policy(policy, judged, sbom, moment, book, runner))
     return Verdict.build(policies, counts, findings, book.uses())

@@ -164,6 +164,7 @@ class CelCppEngine(Engine):
                         f"bomguard_{f.name}",
                         return_type=self._type(f.result),
                         parameters=[self._type(t) for _, t in f.params],
+                        is_member=f.member,
                         impl=PLAIN[f.name],
                     )
                 ],
@@ -183,6 +184,8 @@ class CelCppEngine(Engine):
         }
 
     def _type(self, kind: CelType) -> Any:
+        if kind.kind == "object":
+            return self.cel.Type.Map(self.cel.Type.STRING, self.cel.Type.DYN)
         return {
             "bool": self.cel.Type.BOOL,
             "int": self.cel.Type.INT,

@@ -25,6 +25,7 @@ from bomguard.models import (
     PypiRef,
     Status,
 )
+from bomguard.policy.graphfacts import blank_graph_facts, sbom_graph_facts
 
 __all__ = [
     "blank_change_facts",
@@ -102,11 +103,16 @@ def component_facts(
     component: Component,
     evidence: ComponentEvidence | None,
     critical: bool,
+    *,
+    rank: int | None = None,
+    graph: Mapping[str, Any] | None = None,
     change: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON-ready value bound to ``component`` in CEL (see the module docstring).
 
     ``critical`` says whether the evaluating policy lists this component as critical;
+    ``rank`` is its PyPI download rank (``None``: not ranked); ``graph`` its
+    ``component.graph`` facts (default: the SBOM states no graph, every fact null).
     ``change`` is what ``bomguard diff`` or ``upgrades`` found (see
     :func:`bomguard.review.changes.change_facts`); without it every key is blank.
     """
@@ -125,6 +131,8 @@ def component_facts(
         "properties": dict(component.properties),
         "pypi": component.pypi is not None,
         "critical": critical,
+        "rank": rank,
+        "graph": dict(graph) if graph is not None else blank_graph_facts(),
         "provenance": {
             "status": status.value,
             "reason": reason,
@@ -212,6 +220,7 @@ def sbom_facts(components: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     the critical ones. Both are doubles, and ``1.0`` when there is nothing to cover: with
     no PyPI component, "every PyPI component is verified" holds.
     """
+    components = list(components)
     counts = dict.fromkeys((s.value for s in Status), 0)
     total = pypi = verified = critical = critical_verified = 0
     for facts in components:
@@ -235,6 +244,7 @@ def sbom_facts(components: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             "overall": _fraction(verified, pypi),
             "critical": _fraction(critical_verified, critical),
         },
+        "graph": sbom_graph_facts(components),
     }
 
 
@@ -297,4 +307,14 @@ def sample_component_facts() -> dict[str, Any]:
         "kinds": ["workflow-changed"],
         "events": [event_facts(evidence.drift[0])],
     }
-    return component_facts(sample, evidence, True, change)
+    graph = {
+        "known": True,
+        "direct": False,
+        "depth": 2,
+        "dependents": 1,
+        "paths": ["app > web > example"],
+        "scope": "runtime",
+        "requires": ["dependency"],
+        "required_by": ["web", "app"],
+    }
+    return component_facts(sample, evidence, True, rank=1, graph=graph, change=change)

@@ -18,6 +18,8 @@ from celpy.evaluation import CELEvalError
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from bomguard.policy.graphfacts import depends_on, is_dependency_of
+
 __all__ = ["BINDINGS", "PLAIN", "parse_specifier", "parse_version"]
 
 
@@ -74,6 +76,8 @@ PLAIN: dict[str, Callable[..., Any]] = {
     "version_compare": compare_versions,
     "version_valid": is_version,
     "glob": glob_match,
+    "depends_on": depends_on,
+    "is_dependency_of": is_dependency_of,
 }
 """Name to implementation on plain Python values, raising ValueError/TypeError on bad input."""
 
@@ -94,8 +98,29 @@ def _celpy(name: str, function: Callable[..., Any], arity: int) -> Callable[...,
     return call
 
 
+def _null_equality(negate: bool) -> Callable[[Any, Any], Any]:
+    """CEL's ``==`` (or ``!=``), where a value compared with ``null`` is simply unequal.
+
+    cel-python raises "no such overload" for ``1 == null``; CEL's heterogeneous equality
+    (and cel-expr-python) says ``false``. Facts that may be null (``component.rank``,
+    ``component.graph.depth``) are guarded with ``!= null``, so both engines must agree.
+    """
+    from celpy.evaluation import bool_eq, bool_ne
+
+    def compare(left: Any, right: Any) -> Any:
+        if left is None or right is None:
+            return celpy.celtypes.BoolType((left is None and right is None) != negate)
+        return bool_ne(left, right) if negate else bool_eq(left, right)
+
+    return compare
+
+
 BINDINGS: dict[str, Callable[..., Any]] = {
-    name: _celpy(name, function, 1 if name == "version_valid" else 2)
-    for name, function in PLAIN.items()
+    **{
+        name: _celpy(name, function, 1 if name == "version_valid" else 2)
+        for name, function in PLAIN.items()
+    },
+    "_==_": _null_equality(negate=False),
+    "_!=_": _null_equality(negate=True),
 }
 """Name to implementation, as ``celpy.Environment.program(functions=…)`` takes them."""

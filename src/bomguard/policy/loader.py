@@ -21,7 +21,7 @@ import difflib
 import functools
 import hashlib
 import string
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -383,7 +383,8 @@ def _inspect(
     policy = Policy(
         name=metadata["name"],
         rules=tuple(rules),
-        critical=tuple(sorted({canonicalize_name(n) for n in data.get("critical", [])})),
+        critical=tuple(sorted({canonicalize_name(n) for n in _critical_names(data)})),
+        critical_top=_critical_top(data),
         description=metadata.get("description", ""),
         path=where,
         sha256=sha256,
@@ -576,3 +577,18 @@ def _builtin(name: str) -> Policy:
         raise PolicyProblems(problems)
     assert policy is not None
     return policy
+
+
+def _critical_names(data: Mapping[str, Any]) -> list[str]:
+    """``critical`` as a plain list of names, or its ``names`` in the ``{names, top}`` form."""
+    critical = data.get("critical", [])
+    if isinstance(critical, dict):
+        return list(critical.get("names", []))
+    return list(critical)
+
+
+def _critical_top(data: Mapping[str, Any]) -> int | None:
+    critical = data.get("critical")
+    if isinstance(critical, dict) and "top" in critical:
+        return int(critical["top"])
+    return None

@@ -143,6 +143,8 @@ class Policy:
     rules: tuple[Rule, ...]
     critical: tuple[str, ...] = ()
     """PEP 503-normalised names of critical packages, sorted and without duplicates."""
+    critical_top: int | None = None
+    """``critical.top``: packages ranked this high or higher by downloads are critical."""
     description: str = ""
     path: str = ""
     """Where the policy was read from, as given (``builtin:…`` for the built-in one)."""
@@ -153,9 +155,12 @@ class Policy:
     waivers: tuple[Waiver, ...] = ()
     """Waivers of rules of this policy or of another policy evaluated with it."""
 
-    def is_critical(self, normalized_name: str) -> bool:
-        """Whether a (PEP 503-normalised) package name is in this policy's critical list."""
-        return normalized_name in self.critical
+    def is_critical(self, normalized_name: str, rank: int | None = None) -> bool:
+        """Whether a (PEP 503-normalised) package name is critical: listed by name, or
+        its download ``rank`` is within ``critical.top``."""
+        if normalized_name in self.critical:
+            return True
+        return self.critical_top is not None and rank is not None and rank <= self.critical_top
 
     @property
     def where(self) -> str:

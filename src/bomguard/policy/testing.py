@@ -187,6 +187,8 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 
 def _blank(kind: CelType) -> Any:
+    if kind.nullable:
+        return None
     if kind.kind == "object":
         return {f.name: _blank(f.type) for f in kind.fields}
     return {"string": "", "int": 0, "double": 0.0, "bool": False, "list": [], "map": {}}[kind.kind]
@@ -217,6 +219,8 @@ class _Facts:
         self.problems.append(Problem(self.where, path, message, at=at, on_key=on_key))
 
     def merge(self, value: Any, kind: CelType, base: Any, at: tuple[str | int, ...]) -> Any:
+        if value is None and kind.nullable:
+            return None
         if kind.kind == "object":
             if not isinstance(value, dict):
                 self.problem(at, f"expected a mapping, got {type(value).__name__}")
@@ -412,7 +416,7 @@ def _outcomes(
     for policy in policies:
         judged = dict(component)
         if "critical" not in given:
-            judged["critical"] = policy.is_critical(str(judged["normalized_name"]))
+            judged["critical"] = policy.is_critical(str(judged["normalized_name"]), judged["rank"])
         before = len(facts.problems)
         sbom = facts.merge(case.get("sbom", {}), SBOM, sbom_facts([judged]), (*at, "sbom"))
         if len(facts.problems) > before:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bomguard._version import __version__
 from bomguard.models import Status
 from bomguard.policy.facts import normalized_name
+from bomguard.report.graph import GraphView, build_graph_view
 
 if TYPE_CHECKING:
     from bomguard.models import Component
@@ -47,6 +48,11 @@ class ComponentRow:
     drift: tuple[str, ...]
     violations: tuple[str, ...]
     waived: tuple[str, ...]
+    path: str = ""
+    """The first shortest path from the root (``a > b > this``); "" without a graph."""
+    direct: bool = False
+    dependents: int | None = None
+    rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,16 @@ class ReportData:
         default_factory=lambda: datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     )
     expired_waivers: tuple[dict[str, str], ...] = ()
+    graph: GraphView | None = None
+    criticality: dict[str, Any] = field(default_factory=dict)
+    """The download-rank snapshot that judged criticality (``RankSnapshot.record()``)."""
+
+    def path_of(self, label: str) -> str:
+        """The path from the root of the component a violation names, or ""."""
+        for row in self.components:
+            if (row.purl or f"{row.name}@{row.version}") == label:
+                return row.path
+        return ""
 
     @property
     def violations(self) -> list[dict[str, str]]:
@@ -103,10 +119,10 @@ def _violation_dict(v: Any) -> dict[str, str]:
     return {k: _as_text(val) for k, val in data.items() if not isinstance(val, (list, dict))}
 
 
-def _critical(policies: Sequence[Policy], component: Component) -> bool:
+def _critical(policies: Sequence[Policy], component: Component, rank: int | None = None) -> bool:
     """Critical by any policy, judged as the policy engine judges it."""
     name = normalized_name(component)
-    return any(policy.is_critical(name) for policy in policies)
+    return any(policy.is_critical(name, rank) for policy in policies)
 
 
 def build_report(result: EnrichResult, sbom: str) -> ReportData:
@@ -126,10 +142,18 @@ def build_report(result: EnrichResult, sbom: str) -> ReportData:
         for w in verdict.waived
     ]
     rows: list[ComponentRow] = []
+    graph = getattr(result, "graph", None)
+    ranks = getattr(result, "ranks", None)
+    statuses: dict[str, str] = {}
+    critical_by_locator: dict[str, bool] = {}
     for component in result.components:
         evidence = result.evidence.get(component.locator)
+        rank = ranks.rank(component.pypi.name) if ranks and component.pypi else None
+        critical_by_locator[component.locator] = _critical(result.policies, component, rank)
         if evidence is None:
             continue
+        statuses[component.locator] = evidence.status.value
+        placed = graph.facts.get(component.locator) if graph is not None else None
         identity = evidence.identity
         name = component.name or (component.pypi.raw_name if component.pypi else "")
         version = component.version or (component.pypi.raw_version if component.pypi else "") or ""
@@ -144,7 +168,7 @@ def build_report(result: EnrichResult, sbom: str) -> ReportData:
                 locator=component.locator,
                 status=evidence.status.value,
                 reason=evidence.reason,
-                critical=_critical(result.policies, component),
+                critical=critical_by_locator[component.locator],
                 publisher=_as_text(identity.kind) if identity else "",
                 repository=_as_text(identity.repository or identity.repository_uri)
                 if identity
@@ -166,6 +190,10 @@ def build_report(result: EnrichResult, sbom: str) -> ReportData:
                     for w in waived
                     if w.get("component") == label
                 ),
+                path=" > ".join(placed.paths[0]) if placed and placed.paths else "",
+                direct=bool(placed and placed.direct),
+                dependents=placed.dependents if placed else None,
+                rank=rank,
             )
         )
     rules: list[RuleRow] = []
@@ -223,4 +251,6 @@ def build_report(result: EnrichResult, sbom: str) -> ReportData:
             }
             for w in verdict.expired_waivers
         ),
+        graph=build_graph_view(graph, result.components, statuses, critical_by_locator),
+        criticality=ranks.record() if ranks is not None else {},
     )

@@ -12,6 +12,13 @@ import hashlib
 from html import escape
 
 from bomguard.report.data import ComponentRow, ReportData
+from bomguard.report.graph import (
+    GRAPH_CSS,
+    GraphView,
+    render_blast_radius,
+    render_criticality,
+    render_tree,
+)
 
 __all__ = ["render_html"]
 
@@ -184,6 +191,9 @@ def render_html(data: ReportData) -> bytes:
     critical_detail = (
         f"{data.critical_total} critical PyPI components" if data.critical_total else "none named"
     )
+    # The dependency view (report/graph.py): blast radius at the top, the tree below.
+    view = data.graph or GraphView(False, False, (), ())
+    blast, tree = render_blast_radius(view), render_tree(view)
     doc = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -191,13 +201,14 @@ def render_html(data: ReportData) -> bytes:
 <meta http-equiv="Content-Security-Policy" content="{_e(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>bomguard report: {_e(data.sbom)}</title>
-<style>{_CSS}</style>
+<style>{_CSS}{GRAPH_CSS}</style>
 </head>
 <body>
 <h1>Supply-chain provenance report</h1>
 <p><span id="verdict" class="verdict {_e(data.verdict)}">{_e(data.verdict.upper())}</span>
  <span class="muted">{_e(data.sbom)}</span></p>
 <p id="why">{_e(why)}</p>
+{blast}
 <h2>Attestation coverage</h2>
 <div class="bars">
 {_bar("PyPI components attested", data.coverage_overall, f"{len(data.components)} PyPI components")}
@@ -214,6 +225,7 @@ def render_html(data: ReportData) -> bytes:
 {components}
 </tbody>
 </table>
+{tree}
 <h2>Rules</h2>
 <table id="rules">
 <thead><tr><th>Rule</th><th>Policy</th><th>Severity</th><th>Description</th><th>References</th>
@@ -228,6 +240,7 @@ def render_html(data: ReportData) -> bytes:
 <tr><td>SBOM</td><td><code>{_e(data.sbom)}</code></td></tr>
 <tr><td>Trust root</td><td>{_e(trust.get("source", "none"))} ({_e(trust.get("instance", ""))})
  <code>{_e(trust.get("sha256", ""))}</code></td></tr>
+{render_criticality(data.criticality)}
 <tr><td>Tool</td><td>bomguard {_e(data.tool_version)}</td></tr>
 <tr><td>Generated</td><td>{_e(data.generated)}</td></tr>
 </table>

@@ -47,16 +47,36 @@ def render_markdown(data: ReportData) -> bytes:
     violations = data.violations
     lines += ["", f"### Violations ({len(violations)})", ""]
     if violations:
-        lines += ["| severity | rule | component | message |", "|---|---|---|---|"]
+        lines += [
+            "| severity | rule | component | message | path from the root |",
+            "|---|---|---|---|---|",
+        ]
         for v in violations[:_MAX_ROWS]:
+            path = data.path_of(v.get("component", ""))
             lines.append(
                 f"| {_cell(v.get('severity', ''))} | {_cell(v.get('rule', ''))} | "
-                f"{_cell(v.get('component', ''))} | {_cell(v.get('message', ''))} |"
+                f"{_cell(v.get('component', ''))} | {_cell(v.get('message', ''))} | "
+                f"{_cell(path)} |"
             )
         if len(violations) > _MAX_ROWS:
             lines.append(f"\n…and {len(violations) - _MAX_ROWS} more (see the full report).")
     else:
         lines.append("None.")
+    view = data.graph
+    if view is not None and view.known and view.blast_radius:
+        lines += ["", "### Unattested, by blast radius", ""]
+        lines += ["| component | status | dependents | path from the root |", "|---|---|---|---|"]
+        lines += [
+            f"| {_cell(r.label)} | {_cell(r.status)} | {r.dependents} | {_cell(r.path)} |"
+            for r in view.blast_radius[:10]
+        ]
+    if data.criticality:
+        c = data.criticality
+        lines += [
+            "",
+            f"Download ranks: {_cell(str(c.get('date', '')))} from "
+            f"{_cell(str(c.get('source', '')))} (sha256 `{_cell(str(c.get('sha256', '')))}`)",
+        ]
     drift = data.drift_lines
     lines += ["", f"### Identity drift ({len(drift)})", ""]
     lines += [f"- {_cell(d)}" for d in drift[:_MAX_ROWS]] or ["None."]

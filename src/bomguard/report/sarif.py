@@ -174,11 +174,15 @@ def render_sarif(data: ReportData) -> bytes:
             else:
                 region = lines.find(component.purl, component.bom_ref, component.name)
             logical = {"name": label, "kind": "module", "fullyQualifiedName": label}
+            path = component.path if component else ""
+            text = violation.get("message") or rule.description or rule.rule
+            if path:
+                text += f" (path from the root: {path})"
             result: dict[str, Any] = {
                 "ruleId": rule.rule,
                 "ruleIndex": index[rule.rule],
                 "level": _LEVEL.get(violation.get("severity", rule.severity), "error"),
-                "message": {"text": violation.get("message") or rule.description or rule.rule},
+                "message": {"text": text},
                 "locations": [
                     {
                         "physicalLocation": {
@@ -194,6 +198,7 @@ def render_sarif(data: ReportData) -> bytes:
                     "bomRef": violation.get("bom_ref", ""),
                     "status": component.status if component else "",
                     "locator": component.locator if component else "",
+                    "dependencyPath": path,
                 },
             }
             results.append(result)
@@ -209,7 +214,11 @@ def render_sarif(data: ReportData) -> bytes:
         },
         "results": results,
         "columnKind": "unicodeCodePoints",  # columns count Python str characters
-        "properties": {"verdict": data.verdict, "counts": data.counts},
+        "properties": {
+            "verdict": data.verdict,
+            "counts": data.counts,
+            "criticality": data.criticality,
+        },
     }
     if lines.artifact:  # the SBOM as analysed: its digest, for an auditor
         run["artifacts"] = [{"location": location, **lines.artifact}]

@@ -38,6 +38,7 @@ from bomguard.sbom._common import (
     pypi_identity,
     tool_name,
 )
+from bomguard.sbom.graph import Edge, Relationships
 from bomguard.sbom.interface import Addition
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "component_from_package",
     "first_new_problem",
     "is_bomguard_annotator",
+    "relationships_from",
     "spdx2_problems",
 ]
 
@@ -159,6 +161,54 @@ def component_from_package(raw: RawPackage, locator: str) -> Component:
         pypi=identity.pypi,
         pypi_error=identity.error,
     )
+
+
+# -- relationships ----------------------------------------------------------------------
+
+#: ``A <type> B`` where A depends on B, with the scope the type names.
+_FORWARD = {"DEPENDS_ON": None, "CONTAINS": None}
+#: ``A <type> B`` where B depends on A.
+_BACKWARD = {
+    "DEPENDENCY_OF": None,
+    "CONTAINED_BY": None,
+    "RUNTIME_DEPENDENCY_OF": "runtime",
+    "DEV_DEPENDENCY_OF": "dev",
+    "OPTIONAL_DEPENDENCY_OF": "optional",
+    "BUILD_DEPENDENCY_OF": "build",
+    "TEST_DEPENDENCY_OF": "test",
+    "PROVIDED_DEPENDENCY_OF": "provided",
+}
+#: Trivy writes ``DESCRIBE``; it means ``DESCRIBES``.
+_DESCRIBES = {"DESCRIBES", "DESCRIBE"}
+
+
+def relationships_from(
+    triples: Iterable[tuple[str, str, str]], describes: Iterable[str] = ()
+) -> Relationships | None:
+    """The graph from ``(element, RELATIONSHIP_TYPE, related element)`` triples.
+
+    ``describes`` are the ``documentDescribes`` ids; ``DESCRIBES`` from the document (and
+    ``DESCRIBED_BY`` to it) name the root too. ``None`` when no triple is a dependency or
+    containment (a document that only describes its subject has no graph).
+    """
+    edges: list[Edge] = []
+    roots = [d for d in describes if d]
+    for source, kind, target in triples:
+        kind = kind.strip().upper()
+        if target in _NO_VALUE or source in _NO_VALUE:
+            continue
+        if kind in _DESCRIBES:
+            roots.append(target)
+        elif kind == "DESCRIBED_BY":
+            roots.append(source)
+        elif kind in _FORWARD:
+            edges.append(Edge(source, target, kind.split("_")[0].lower(), _FORWARD[kind]))
+        elif kind in _BACKWARD:
+            what = "contains" if kind == "CONTAINED_BY" else "depends"
+            edges.append(Edge(target, source, what, _BACKWARD[kind]))
+    if not edges:
+        return None
+    return Relationships(tuple(edges), tuple(dict.fromkeys(roots)))
 
 
 # -- validation -------------------------------------------------------------------------

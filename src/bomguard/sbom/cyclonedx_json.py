@@ -23,6 +23,7 @@ from bomguard.sbom._common import (
     label_of,
     supported_version,
 )
+from bomguard.sbom.graph import Edge, Relationships
 from bomguard.sbom.interface import Addition, SbomDocument
 from bomguard.sbom.purl import PurlError, parse_pypi_purl
 from bomguard.sbom.tool_record import record_in_json
@@ -88,6 +89,24 @@ class CycloneDxJson(SbomDocument):
 
     def _component(self, pointer: str, node: dict[str, Any]) -> Component:
         return component_from_cdx(node, pointer, f"{self._label}: {_path(pointer)}")
+
+    def relationships(self) -> Relationships | None:
+        """``dependencies[].dependsOn`` (and ``provides``); the root is ``metadata.component``."""
+        entries = self.data.get("dependencies")
+        if not isinstance(entries, list):
+            return None
+        edges: list[Edge] = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("ref"), str):
+                continue
+            for key, kind in (("dependsOn", "depends"), ("provides", "provides")):
+                targets = entry.get(key)
+                if isinstance(targets, list):
+                    edges.extend(Edge(entry["ref"], t, kind) for t in targets if isinstance(t, str))
+        metadata = self.data.get("metadata")
+        root = metadata.get("component") if isinstance(metadata, dict) else None
+        ref = root.get("bom-ref") if isinstance(root, dict) else None
+        return Relationships(tuple(edges), (ref,) if isinstance(ref, str) else ())
 
     # -- writing ---------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from bomguard.sbom.cyclonedx_json import (
     SUPPORTED_VERSIONS,
     component_from_cdx,
 )
+from bomguard.sbom.graph import Edge, Relationships
 from bomguard.sbom.interface import Addition, SbomDocument
 from bomguard.sbom.tool_record import record_in_xml
 
@@ -189,6 +190,32 @@ class CycloneDxXml(SbomDocument):
             for p in self._children(props, "property")
         ]
         return node
+
+    def relationships(self) -> Relationships | None:
+        """``<dependencies>`` (and ``provides``); the root is the metadata component."""
+        root = self.tree.root
+        containers = self._children(root, "dependencies")
+        if not containers:
+            return None
+        edges: list[Edge] = []
+        for container in containers:
+            for entry in self._children(container, "dependency"):
+                source = entry.get("ref")
+                if source is None:
+                    continue
+                for name, kind in (("dependency", "depends"), ("provides", "provides")):
+                    edges.extend(
+                        Edge(source, child.get("ref", ""), kind)
+                        for child in self._children(entry, name)
+                        if child.get("ref")
+                    )
+        roots = tuple(
+            str(c.get("bom-ref"))
+            for metadata in self._children(root, "metadata")
+            for c in self._children(metadata, "component")
+            if c.get("bom-ref")
+        )
+        return Relationships(tuple(edges), roots)
 
     # -- writing ---------------------------------------------------------------------
 

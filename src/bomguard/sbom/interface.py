@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bomguard.models import Component
+from bomguard.sbom.graph import Relationships
 
 __all__ = ["Addition", "SbomDocument"]
 
@@ -45,6 +46,10 @@ class SbomDocument(ABC):
     @abstractmethod
     def enrich(self, additions: Mapping[str, Addition]) -> None:
         """Add ``additions`` (keyed by component locator); never remove input data."""
+
+    def relationships(self) -> Relationships | None:
+        """The dependency relationships the document states (``None``: it states none)."""
+        return None
 
     @property
     def supports_declarations(self) -> bool:

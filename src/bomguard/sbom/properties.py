@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from bomguard.identity_record import identity_key, identity_record, record_json
 from bomguard.models import ComponentEvidence, FileEvidence, Identity, Status
+from bomguard.sbom.graph import GraphFacts
 from bomguard.sbom.interface import Addition
 
-__all__ = ["addition_for", "file_identities"]
+__all__ = ["addition_for", "file_identities", "with_graph"]
 
 P = "bomguard:provenance:"
 
@@ -74,3 +75,25 @@ def addition_for(evidence: ComponentEvidence) -> Addition:
                 props.append((f"bomguard:drift:{i}:asserted-by", "index"))
     urls = tuple(dict.fromkeys(f.provenance_url for f in evidence.files if f.provenance_url))
     return Addition(properties=tuple(props), attestation_urls=urls)
+
+
+def with_graph(addition: Addition, facts: GraphFacts | None, rank: int | None) -> Addition:
+    """``addition`` plus where the component sits in the graph and its download rank.
+
+    Nothing is added for a fact the SBOM does not give: no ``bomguard:graph:*`` property
+    without a graph, no depth for a component the root does not reach, no rank for a
+    project that is not ranked.
+    """
+    props = list(addition.properties)
+    if facts is not None:
+        props.append(("bomguard:graph:direct", "true" if facts.direct else "false"))
+        if facts.depth is not None:
+            props.append(("bomguard:graph:depth", str(facts.depth)))
+        props.append(("bomguard:graph:dependents", str(facts.dependents)))
+        if facts.paths:
+            props.append(("bomguard:graph:path", " > ".join(facts.paths[0])))
+        if facts.scope is not None:
+            props.append(("bomguard:graph:scope", facts.scope))
+    if rank is not None:
+        props.append(("bomguard:download-rank", str(rank)))
+    return Addition(tuple(props), addition.attestation_urls)

@@ -37,8 +37,10 @@ from bomguard.sbom._spdx2 import (
     component_from_package,
     first_new_problem,
     is_bomguard_annotator,
+    relationships_from,
     spdx2_problems,
 )
+from bomguard.sbom.graph import Relationships
 from bomguard.sbom.interface import Addition, SbomDocument
 
 __all__ = ["Spdx2Json", "Spdx2Yaml", "load_yaml"]
@@ -191,6 +193,21 @@ class Spdx2Json(SbomDocument):
             component_from_package(self._raw_package(i, package), locator)
             for i, (locator, package) in enumerate(self._packages())
         ]
+
+    def relationships(self) -> Relationships | None:
+        """``relationships`` and ``documentDescribes``."""
+        triples = [
+            (str(r["spdxElementId"]), str(r["relationshipType"]), str(r["relatedSpdxElement"]))
+            for r in self.data.get("relationships") or []
+            if isinstance(r, dict)
+            and all(
+                isinstance(r.get(k), str)
+                for k in ("spdxElementId", "relationshipType", "relatedSpdxElement")
+            )
+        ]
+        describes = self.data.get("documentDescribes")
+        roots = [d for d in describes if isinstance(d, str)] if isinstance(describes, list) else []
+        return relationships_from(triples, roots)
 
     # -- writing ---------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ in an ``rdf:Description`` of the package at the end of the document.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,6 +42,7 @@ from bomguard.sbom._spdx2 import (
     component_from_package,
     first_new_problem,
     is_bomguard_annotator,
+    relationships_from,
     spdx2_problems,
 )
 from bomguard.sbom._xml import (
@@ -54,6 +56,7 @@ from bomguard.sbom._xml import (
     walk_with_parents,
     whitespace_before,
 )
+from bomguard.sbom.graph import Relationships
 from bomguard.sbom.interface import Addition, SbomDocument
 
 __all__ = ["RDF_NS", "SPDX_NS", "Spdx2Rdf"]
@@ -213,6 +216,33 @@ class Spdx2Rdf(SbomDocument):
 
     def components(self) -> list[Component]:
         return [component_from_package(self._raw_package(u), u) for u in self._package_uris()]
+
+    def relationships(self) -> Relationships | None:
+        """``spdx:relationship`` statements (and ``spdx:describesPackage``)."""
+        from rdflib import URIRef
+
+        graph = self._graph
+
+        def element_id(node: object) -> str:
+            text = str(node)
+            if text.startswith(SPDX_NS):
+                return _term(text).removeprefix("noassertion").upper() or "NOASSERTION"
+            return text.split("#", 1)[1] if "#" in text else text
+
+        triples = []
+        for subject, relation in graph.subject_objects(URIRef(SPDX_NS + "relationship")):
+            kind = graph.value(relation, URIRef(SPDX_NS + "relationshipType"))
+            target = graph.value(relation, URIRef(SPDX_NS + "relatedSpdxElement"))
+            if kind is None or target is None:
+                continue
+            camel = _term(kind).removeprefix("relationshipType_")
+            name = re.sub(r"(?<!^)(?=[A-Z])", "_", camel).upper()
+            triples.append((element_id(subject), name, element_id(target)))
+        describes = [
+            element_id(o)
+            for o in graph.objects(URIRef(self._document_uri), URIRef(SPDX_NS + "describesPackage"))
+        ]
+        return relationships_from(triples, describes)
 
     # -- writing ---------------------------------------------------------------------
 

@@ -40,8 +40,10 @@ from bomguard.sbom._spdx2 import (
     component_from_package,
     first_new_problem,
     is_bomguard_annotator,
+    relationships_from,
     spdx2_problems,
 )
+from bomguard.sbom.graph import Relationships
 from bomguard.sbom.interface import Addition, SbomDocument
 
 __all__ = ["Spdx2TagValue", "looks_like_tagvalue"]
@@ -131,6 +133,7 @@ class Spdx2TagValue(SbomDocument):
         self.lines = text.splitlines(keepends=True)
         self._newline = "\r\n" if self.lines and self.lines[0].endswith("\r\n") else "\n"
         entries = _entries(self.lines, self._label)
+        self._relationship_lines = [e.value for e in entries if e.tag == "Relationship"]
         versions = [e for e in entries if e.tag == "SPDXVersion"]
         if not versions:
             raise InputError(f"{self._label}: SPDXVersion: missing")
@@ -244,6 +247,15 @@ class Spdx2TagValue(SbomDocument):
 
     def components(self) -> list[Component]:
         return [component_from_package(p.raw, p.locator) for p in self._packages]
+
+    def relationships(self) -> Relationships | None:
+        """``Relationship: A TYPE B`` lines."""
+        triples = []
+        for value in self._relationship_lines:
+            parts = value.split()
+            if len(parts) >= 3:
+                triples.append((parts[0], parts[1], parts[2]))
+        return relationships_from(triples)
 
     # -- writing ---------------------------------------------------------------------
 

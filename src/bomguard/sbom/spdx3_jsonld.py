@@ -48,6 +48,7 @@ from bomguard.sbom._common import (
     tool_name,
 )
 from bomguard.sbom._spdx2 import first_new_problem
+from bomguard.sbom.graph import Edge, Relationships
 from bomguard.sbom.interface import Addition, SbomDocument
 
 __all__ = ["CONTEXT_301", "Spdx3JsonLd"]
@@ -58,6 +59,18 @@ CREATION_INFO_ID = "_:bomguard-creationinfo"
 AGENT_ID = "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, "https://pypi.org/project/bomguard/"))
 PROVENANCE_MEDIA_TYPE = "application/vnd.pypi.integrity.v1+json"
 _OWN_TYPES = frozenset({"SoftwareAgent", "Tool"})
+
+
+_RELATIONSHIP_TYPES = frozenset({"Relationship", "LifecycleScopedRelationship"})
+#: Relationship kinds that make an edge: (edge kind, the scope the kind itself implies).
+_EDGE_KINDS: dict[str, tuple[str, str | None]] = {
+    "dependsOn": ("depends", None),
+    "contains": ("contains", None),
+    "hasOptionalDependency": ("depends", "optional"),
+    "hasProvidedDependency": ("depends", "provided"),
+}
+#: ``LifecycleScopeType`` in the graph's terms.
+_LIFECYCLE = {"runtime": "runtime", "development": "dev", "build": "build", "test": "test"}
 
 
 def annotation_id(package_id: str) -> str:
@@ -220,6 +233,60 @@ class Spdx3JsonLd(SbomDocument):
     def components(self) -> list[Component]:
         own = self._own_statements()
         return [self._component(locator, element, own) for locator, element in self._packages()]
+
+    def relationships(self) -> Relationships | None:
+        """``Relationship`` and ``LifecycleScopedRelationship`` elements (``dependsOn``,
+        ``contains``, ``describes``, the ``has*Dependency`` kinds); the root is what the
+        document's ``rootElement`` names, through any SBOM or bundle element it names."""
+        edges: list[Edge] = []
+        describes: dict[str, list[str]] = {}
+        by_id = {
+            str(e.get("spdxId") or e.get("@id")): e
+            for e in self._graph
+            if e.get("spdxId") or e.get("@id")
+        }
+        for element in self._graph:
+            if element.get("type") not in _RELATIONSHIP_TYPES:
+                continue
+            source, kind = element.get("from"), element.get("relationshipType")
+            targets = element.get("to")
+            if not isinstance(source, str) or not isinstance(kind, str):
+                continue
+            targets = (
+                [t for t in targets if isinstance(t, str)] if isinstance(targets, list) else []
+            )
+            kind = kind.rsplit("/", 1)[-1]
+            scope = element.get("scope")
+            scope = _LIFECYCLE.get(scope.rsplit("/", 1)[-1]) if isinstance(scope, str) else None
+            if kind == "describes":
+                describes.setdefault(source, []).extend(targets)
+            elif kind in _EDGE_KINDS:
+                what, implied = _EDGE_KINDS[kind]
+                edges.extend(Edge(source, t, what, scope or implied) for t in targets)
+        if not edges:
+            return None
+        roots: list[str] = []
+        seen: set[str] = set()
+        pending = [
+            str(r)
+            for e in self._graph
+            if e.get("type") == "SpdxDocument"
+            for r in (e.get("rootElement") or [])
+        ]
+        while pending:
+            current = pending.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            element = by_id.get(current, {})
+            if element.get("type") in PACKAGE_TYPES:
+                roots.append(current)
+                continue
+            inner = element.get("rootElement")
+            if isinstance(inner, list):
+                pending.extend(str(r) for r in inner if isinstance(r, str))
+            pending.extend(describes.get(current, []))
+        return Relationships(tuple(edges), tuple(roots))
 
     # -- writing ---------------------------------------------------------------------
 

@@ -164,7 +164,7 @@ def _file_evidence(
         base,
         status=status,
         reason=reason,
-        digest_source=fetched_digest_source(fetched) if status is Status.VERIFIED else None,
+        digest_source=fetched_digest_source(fetched),
         attestations=results,
         identity=identity,
         provenance=fetched.provenance if keep else None,

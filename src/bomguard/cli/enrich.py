@@ -78,12 +78,15 @@ def _destinations(
 
 
 def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes:
+    from bomguard.reasons import findings
+
     verdict = result.verdict.to_dict()
     verdict["sbom"] = str(sbom)
     verdict["evaluated_at"] = result.evaluated_at.isoformat()
     verdict["drift"] = sorted(
         drift, key=lambda e: (e["component"], e["kind"], e["source"], e["since"])
     )
+    verdict["findings"] = findings(result.components, result.evidence)
     if result.trust_root is not None:
         verdict["trust_root"] = {
             "source": result.trust_root.source,
@@ -91,6 +94,24 @@ def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes
             "sha256": result.trust_root.sha256,
         }
     return (json.dumps(verdict, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _explained_line(evidence: Any, label: str) -> str:
+    """``-v``'s line for one component: status, label, and for a reason its code, sentence,
+    hint and the raw detail."""
+    from bomguard.reasons import explain_component
+
+    line = f"{evidence.status.value:>14}  {label}"
+    if not evidence.reason:
+        return line
+    why = explain_component(evidence.status, evidence.reason, evidence)
+    if not why.code:
+        return f"{line}  {evidence.reason}"
+    pad = " " * 16
+    return (
+        f"{line}  [{why.code}] {why.message}\n{pad}what to do: {why.hint}\n"
+        f"{pad}detail: {why.detail}"
+    )
 
 
 @click.command()
@@ -310,7 +331,7 @@ def enrich(
             continue
         label = component.purl or component.name
         if verbose:
-            click.echo(f"{ev.status.value:>14}  {label}  {ev.reason}".rstrip(), err=True)
+            click.echo(_explained_line(ev, label), err=True)
     for entry in drift:
         click.echo(f"DRIFT: {entry['summary']}", err=True)
     for expired in result.verdict.expired_waivers:

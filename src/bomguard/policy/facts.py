@@ -25,6 +25,7 @@ from bomguard.models import (
     PypiRef,
     Status,
 )
+from bomguard.reasons import explain_component, explain_file
 
 __all__ = [
     "blank_component_facts",
@@ -121,6 +122,7 @@ def component_facts(
         "provenance": {
             "status": status.value,
             "reason": reason,
+            "code": explain_component(status, reason, evidence).code,
             "publisher": _publisher(evidence.identity if evidence is not None else None),
             "files": [
                 {
@@ -128,6 +130,7 @@ def component_facts(
                     "sha256": f.sha256 or "",
                     "status": f.status.value,
                     "reason": f.reason,
+                    "code": explain_file(f).code,
                     "digest_source": f.digest_source.value if f.digest_source else "",
                     "publisher": _publisher(f.identity),
                 }

@@ -62,6 +62,7 @@ def render_sarif(data: ReportData) -> bytes:
                     "bomRef": violation.get("bom_ref", ""),
                     "status": component.status if component else "",
                     "locator": component.locator if component else "",
+                    "reasonCode": component.code if component else "",
                 },
             }
             results.append(result)

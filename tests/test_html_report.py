@@ -225,9 +225,9 @@ def _check_warnings(browser: Any, many_warnings: Any, tmp_path: Path, width: int
     rows = page.locator("#components tbody tr")
     assert rows.count() == n
     assert sum(1 for r in rows.all() if r.is_visible()) == 50
-    assert page.locator("#pageinfo").inner_text() == f"Showing 1–50 of {n} components"
+    assert page.locator("#pageinfo").inner_text() == f"Showing 1\u201350 of {n} components"
     page.click("#next")
-    assert page.locator("#pageinfo").inner_text() == f"Showing 51–100 of {n} components"
+    assert page.locator("#pageinfo").inner_text() == f"Showing 51\u2013100 of {n} components"
     chip = page.locator('.chips button[data-group="verified"]')
     verified = verdict["counts"]["verified"]
     assert chip.inner_text() == f"verified {verified}"

@@ -27,7 +27,7 @@ def _help(*command: str) -> str:
 
 
 def test_every_option_the_readme_names_exists():
-    known = " ".join(_help(c) for c in ("enrich", "fetch"))
+    known = " ".join(_help(c) for c in ("enrich", "fetch", "config"))
     named = set(re.findall(r"`(--[a-z][a-z0-9-]*)", README))
     assert named, "the README names no options?"
     missing = sorted(o for o in named if o not in known)

@@ -358,6 +358,8 @@ def enrich(
     if requests:
         trust_root = load_trust_root(options.trust_root, staging=options.staging)
         main = set(requests.values())
+        if observer is not None:
+            observer("total", str(len(main)))
 
         def done(filename: str) -> None:
             if observer is not None:
@@ -382,6 +384,8 @@ def enrich(
                 stream.submit(_job(f))
             if fetch.request not in main:
                 return []
+            if observer is not None:
+                observer("release", fetch.request.project)
             return _earlier(fetch, options.drift_depth)
 
         try:

@@ -46,6 +46,11 @@ class _LazyGroup(click.Group):
 
     #: name -> (module, attribute, the short help shown by ``bomguard --help``)
     lazy: dict[str, tuple[str, str, str]] = {
+        "config": (
+            "bomguard.cli.config",
+            "config",
+            "Show a command's effective settings and where each came from.",
+        ),
         "enrich": (
             "bomguard.cli.enrich",
             "enrich",
@@ -95,7 +100,9 @@ class _LazyGroup(click.Group):
         if cmd_name in self.lazy and cmd_name not in self.commands:
             module, attr, _ = self.lazy[cmd_name]
             command: click.Command = getattr(importlib.import_module(module), attr)
-            return command
+            from bomguard.cli._settings import configure
+
+            return configure(command, cmd_name)
         return super().get_command(ctx, cmd_name)
 
 

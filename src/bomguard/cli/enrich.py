@@ -11,7 +11,14 @@ from typing import Any
 
 import click
 
-from bomguard.cli._common import EXIT_FAIL, EXIT_PASS, Progress, index_options, make_index_options
+from bomguard.cli._common import (
+    EXIT_FAIL,
+    EXIT_PASS,
+    index_options,
+    make_index_options,
+    make_progress,
+    output_options,
+)
 from bomguard.sbom import FORMATS as SBOM_FORMATS
 
 __all__ = ["enrich"]
@@ -71,9 +78,9 @@ def _destinations(
     from bomguard._io import Destination
 
     found = [] if output == "-" else [Destination("-o/--output", Path(output))]
-    if verdict_path is not None:
+    if verdict_path is not None and str(verdict_path) != "-":
         found.append(Destination("--verdict", verdict_path))
-    found.extend(Destination("--report", path) for _, path in report_specs)
+    found.extend(Destination("--report", path) for _, path in report_specs if str(path) != "-")
     return found
 
 
@@ -115,7 +122,7 @@ def _explained_line(evidence: Any, label: str) -> str:
 
 
 @click.command()
-@click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sbom", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -140,15 +147,15 @@ def _explained_line(evidence: Any, label: str) -> str:
     "--verdict",
     "verdict_path",
     type=click.Path(path_type=Path),
-    help="Write the verdict document (JSON) here.",
+    help="Write the verdict document (JSON) here ('-' for stdout).",
 )
 @click.option(
     "--report",
     "reports",
     multiple=True,
     metavar="FORMAT:PATH",
-    help="Also write a report: html, sarif, markdown or junit (repeatable). With "
-    "GITHUB_STEP_SUMMARY set, a Markdown summary is appended there too.",
+    help="Also write a report: html, sarif, markdown or junit (repeatable; PATH '-' for "
+    "stdout). With GITHUB_STEP_SUMMARY set, a Markdown summary is appended there too.",
 )
 @click.option(
     "--strict", is_flag=True, help="Also fail when a PyPI component's provenance is unknown."
@@ -226,6 +233,7 @@ def _explained_line(evidence: Any, label: str) -> str:
     help="Validate the enriched SBOM against its official schema before writing it.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Per-component detail and tracebacks.")
+@output_options
 def enrich(
     sbom: Path,
     output: str,
@@ -247,27 +255,42 @@ def enrich(
     verbose: bool,
     hash_files: bool,
     max_file_bytes: int | None,
+    quiet: bool,
+    no_progress: bool,
+    no_color: bool,
     **index: Any,
 ) -> None:
-    """Enrich SBOM with verified PEP 740 provenance and evaluate policies."""
+    """Enrich SBOM with verified PEP 740 provenance and evaluate policies.
+
+    SBOM '-' reads it from stdin.
+    """
+    import contextlib
+
     from bomguard._io import Destination, check_destinations, write_all_atomic
+    from bomguard.cli._streams import STDIN_LABEL, is_stdio, sbom_from_stdin, stdout_owner
     from bomguard.errors import InputError, OperationalError
     from bomguard.index import redact_url
     from bomguard.pipeline import EnrichOptions
     from bomguard.pipeline import enrich as run
+    from bomguard.sbom import MAX_SBOM_BYTES
 
     if hash_files and mirror is not None:
         raise click.UsageError(
             "--hash-files downloads from the index; it cannot be used with --mirror"
         )
     report_specs = [_parse_report(r) for r in reports]
+    stdout_owner(output, verdict_path, report_specs)
+    from_stdin = is_stdio(sbom)
+    if in_place and from_stdin:
+        raise click.UsageError("--in-place writes over the SBOM file; the SBOM is stdin")
     if in_place:
         if output not in ("-", str(sbom)) and not _same_path(Path(output), sbom):
             raise InputError(f"--in-place writes over {sbom}, but -o names {output}")
         output = str(sbom)
     # Every destination is checked before any network work; all are written at the end.
     destinations = _destinations(output, verdict_path, report_specs)
-    inputs = [Destination("SBOM", sbom), *(Destination("--policy", p) for p in policies)]
+    inputs = [] if from_stdin else [Destination("SBOM", sbom)]
+    inputs += [Destination("--policy", p) for p in policies]
     inputs += [Destination(o, p) for o, p in (("--baseline", baseline), ("--pins", pins)) if p]
     check_destinations(
         destinations, inputs, in_place_pair=("-o/--output", "SBOM"), in_place=in_place
@@ -287,11 +310,14 @@ def enrich(
         cel_engine=cel_engine,
         embed_evidence=embed_evidence,
     )
-    progress = Progress(sys.stderr.isatty())
-    try:
-        result = run(sbom, options, observer=progress)
-    finally:
-        progress.close()
+    progress = make_progress(quiet=quiet, no_progress=no_progress, no_color=no_color)
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(sbom_from_stdin(MAX_SBOM_BYTES)) if from_stdin else sbom
+        try:
+            result = run(source, options, observer=progress)
+        finally:
+            progress.close()
+    sbom_label = Path(STDIN_LABEL) if from_stdin else sbom
 
     # Render every output in memory first: a failure here writes none of them.
     if validate_output:
@@ -301,22 +327,31 @@ def enrich(
     data = result.document.serialize()
     drift = _drift_entries(result)
     files: list[tuple[Path, bytes]] = []
+    stdout: bytes | None = data if output == "-" else None
     if output != "-":
         files.append((_real_target(Path(output)) if in_place else Path(output), data))
     if verdict_path is not None:
-        files.append((verdict_path, _verdict_json(result, sbom, drift)))
+        verdict_data = _verdict_json(result, sbom_label, drift)
+        if is_stdio(verdict_path):
+            stdout = verdict_data
+        else:
+            files.append((verdict_path, verdict_data))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     summary: bytes | None = None
     if report_specs or summary_file:
         from bomguard.report import build_report, render
 
-        facts = build_report(result, str(sbom))
-        files.extend((path, render(fmt, facts)) for fmt, path in report_specs)
+        facts = build_report(result, str(sbom_label))
+        for fmt, path in report_specs:
+            if is_stdio(path):
+                stdout = render(fmt, facts)
+            else:
+                files.append((path, render(fmt, facts)))
         if summary_file:
             summary = render("markdown", facts)
     write_all_atomic(files)
-    if output == "-":
-        sys.stdout.buffer.write(data)
+    if stdout is not None:
+        sys.stdout.buffer.write(stdout)
         sys.stdout.flush()
     if summary_file and summary is not None:
         try:
@@ -342,17 +377,18 @@ def enrich(
             "and is ignored",
             err=True,
         )
-    for violation in result.verdict.violations:
+    for violation in () if quiet else result.verdict.violations:
         click.echo(
             f"{violation.severity.upper()}: {violation.rule}: {violation.component}: "
             f"{violation.message}",
             err=True,
         )
     counts = ", ".join(f"{n} {s}" for s, n in result.verdict.counts.items() if n)
-    source = f"mirror {mirror}" if mirror is not None else f"index {redact_url(index['index_url'])}"
-    click.echo(
-        f"bomguard: {len(result.components)} components ({counts or 'none'}); "
-        f"{source}; verdict: {result.verdict.verdict}",
-        err=True,
-    )
+    where = f"mirror {mirror}" if mirror is not None else f"index {redact_url(index['index_url'])}"
+    if not quiet:
+        click.echo(
+            f"bomguard: {len(result.components)} components ({counts or 'none'}); "
+            f"{where}; verdict: {result.verdict.verdict}",
+            err=True,
+        )
     sys.exit(EXIT_PASS if result.verdict.verdict == "pass" else EXIT_FAIL)

@@ -47,13 +47,15 @@ _STATE_LABELS = {"pass": "PASS", "pass-with-warnings": "PASS WITH WARNINGS", "fa
 
 _CSS = """
 *{box-sizing:border-box}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem;color:#1f2328;overflow-wrap:anywhere}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem}
+body{color:#1f2328;overflow-wrap:anywhere}
 h1{font-size:1.5rem;margin:0 0 .3rem}
 h2{font-size:1.2rem;margin:1.8rem 0 .6rem;border-bottom:1px solid #d0d7de}
 a{color:#0969da}
 .verdict{display:inline-block;padding:.2rem .8rem;border-radius:1rem;color:#fff;font-weight:600}
 .pass{background:#1a7f37}.fail{background:#cf222e}.pass-with-warnings{background:#9a6700}
-.attention{border:1px solid #d0d7de;border-left:4px solid #cf222e;padding:.4rem .9rem;margin:.8rem 0;background:#fff8f8}
+.attention{border:1px solid #d0d7de;border-left:4px solid #cf222e;padding:.4rem .9rem}
+.attention{margin:.8rem 0;background:#fff8f8}
 .attention.warn{border-left-color:#9a6700;background:#fffbea}
 .attention ul{margin:.3rem 0;padding-left:1.2rem}
 table{border-collapse:collapse;width:100%;font-size:13px;table-layout:fixed}
@@ -66,7 +68,8 @@ tr.warned td{background:#fff8c5}
 td.status{font-weight:600}
 code{font-size:12px;overflow-wrap:anywhere}
 code.commit{display:inline-block;max-width:12ch;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom}
-.tag{display:inline-block;font-size:11px;font-weight:600;border-radius:.6rem;padding:0 .4rem;margin:.1rem .2rem 0 0;border:1px solid currentColor}
+.tag{display:inline-block;font-size:11px;font-weight:600;border-radius:.6rem;padding:0 .4rem}
+.tag{margin:.1rem .2rem 0 0;border:1px solid currentColor}
 .tag.code{color:#57606a;font-family:ui-monospace,monospace;font-weight:400}
 .hint{color:#57606a}.hint::before{content:"What to do: ";font-weight:600}
 details summary{cursor:pointer;color:#57606a}
@@ -76,7 +79,9 @@ ul.plain{margin:0;padding-left:1rem}
 .bar svg{max-width:100%;height:auto}
 .controls{display:flex;gap:.5rem;flex-wrap:wrap;align-items:center;margin:.5rem 0}
 #filter{padding:.3rem;width:22rem;max-width:100%}
-.chips button,.pager button{font:inherit;font-size:13px;border:1px solid #d0d7de;background:#f6f8fa;border-radius:1rem;padding:.1rem .6rem;cursor:pointer}
+.chips button,.pager button{font:inherit;font-size:13px;border:1px solid #d0d7de}
+.chips button,.pager button{background:#f6f8fa;border-radius:1rem;padding:.1rem .6rem}
+.chips button,.pager button{cursor:pointer}
 .chips button[aria-pressed=true]{background:#0969da;color:#fff;border-color:#0969da}
 .muted{color:#656d76}
 tr.nomatch{display:none}
@@ -294,9 +299,10 @@ def _coverage(data: ReportData) -> str:
     critical_detail = (
         f"{data.critical_total} critical PyPI components" if data.critical_total else "none named"
     )
+    overall_detail = f"{len(data.components)} PyPI components"
     return (
         '<h2>Attestation coverage</h2>\n<div class="bars">\n'
-        f"{_bar('PyPI components attested', data.coverage_overall, f'{len(data.components)} PyPI components')}\n"
+        f"{_bar('PyPI components attested', data.coverage_overall, overall_detail)}\n"
         f"{_bar('Critical components attested', data.coverage_critical, critical_detail)}\n"
         f"{_status_bar(data.counts)}\n</div>"
     )
@@ -391,8 +397,8 @@ def _chips(data: ReportData) -> str:
         if s in present
     ]
     return "".join(
-        f'<button type="button" data-group="{_e(g)}" aria-pressed="{"true" if g == "all" else "false"}">'
-        f"{_e(label)}</button>"
+        f'<button type="button" data-group="{_e(g)}" '
+        f'aria-pressed="{"true" if g == "all" else "false"}">{_e(label)}</button>'
         for g, label in chips
     )
 
@@ -410,16 +416,18 @@ def _components(data: ReportData) -> str:
 </div>
 <table id="components" class="cards" data-page-size="{PAGE_SIZE}">
 <colgroup><col style="width:13%"><col style="width:8%"><col style="width:10%">
-<col style="width:18%"><col style="width:12%"><col style="width:8%"><col style="width:31%"></colgroup>
-<thead><tr><th data-col="name">Name</th><th data-col="version">Version</th><th data-col="status">Status</th><th data-col="publisher">Publisher</th>
+<col style="width:18%"><col style="width:12%"><col style="width:8%">
+<col style="width:31%"></colgroup>
+<thead><tr><th data-col="name">Name</th><th data-col="version">Version</th>
+<th data-col="status">Status</th><th data-col="publisher">Publisher</th>
 <th>Ref, commit</th><th>Log index</th><th>Reason, findings, waivers</th></tr></thead>
 <tbody>
 {rows}
 </tbody>
 </table>
-<div class="controls pager"><button type="button" id="prev">‹ Previous</button>
+<div class="controls pager"><button type="button" id="prev">&lsaquo; Previous</button>
 <span id="pageinfo" class="muted">{len(data.components)} components</span>
-<button type="button" id="next">Next ›</button></div>"""
+<button type="button" id="next">Next &rsaquo;</button></div>"""
 
 
 def _rule_row(r: RuleRow) -> str:

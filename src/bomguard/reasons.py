@@ -94,7 +94,8 @@ _CODES = (
     ReasonCode(
         "certificate-untrusted",
         Status.INVALID,
-        "The signing certificate does not chain to the Sigstore trust root in use.",
+        "The signing certificate is not one the Sigstore trust root in use vouches for: it "
+        "does not chain to it, or was not valid when the signature was logged.",
         "check --trust-root and --staging (a staging attestation checked against production "
         "fails this way); if they are right, treat the provenance as forged: do not install",
     ),
@@ -297,7 +298,7 @@ _RULES: tuple[tuple[Status, str, str], ...] = (
     (
         Status.INVALID,
         r"does not chain to the trust root|certificate does not parse|"
-        r"CertValidationError|certificate chain|expired at time of signing",
+        r"CertValidationError|certificate chain|expired at time of signing|SCT",
         "certificate-untrusted",
     ),
     (
@@ -351,27 +352,31 @@ _DIGEST_FROM = {
 
 def _publisher_sentence(raw: str) -> str | None:
     """Name both sides of a publisher mismatch, when the raw reason says them."""
-    found = re.search(
-        r"Build Config URI \((?:https://github\.com/)?([^)@]+?)(?:/\.github/workflows/([^@)]+))?"
-        r"(?:@[^)]*)?\) does not match expected Trusted Publisher \(([^)]*)\)",
-        raw,
-    )
-    if found:
-        cert_repo, cert_workflow, expected = found.groups()
-        workflow, _, repo = expected.partition(" @ ")
-        cert = f"{cert_repo}" + (f" (workflow {cert_workflow})" if cert_workflow else "")
+    expected = re.search(r"does not match expected Trusted Publisher \(([^()]*)\)", raw)
+    if expected:
+        workflow, _, repo = expected.group(1).partition(" @ ")
+        index_side = f"{repo or workflow} (workflow {workflow})" if repo else workflow
+        # The certificate's Build Config URI, however the error spells the extension.
+        uri = re.search(r"Build Config URI \(.*?(https://[^\s'\")>]+)", raw)
+        cert_side = "another publisher"
+        if uri:
+            found = re.match(
+                r"https://github\.com/([^/]+/[^/]+)/\.github/workflows/([^@]+)", uri.group(1)
+            )
+            cert_side = f"{found.group(1)} (workflow {found.group(2)})" if found else uri.group(1)
         return (
-            f"The publisher on the index names {repo or expected} (workflow {workflow}); the "
-            f"certificate was issued to {cert}."
+            f"The publisher on the index names {index_side}; the certificate was issued "
+            f"to {cert_side}."
         )
     found = re.search(
         r"Certificate's (\w+) does not match \(got '?([^,']*)'?, expected '?([^)']*)'?\)", raw
     )
     if found:
-        what, got, expected = found.groups()
+        what, got, want = found.groups()
+        forge = re.compile(r"^https://(?:github|gitlab)\.com/")
         return (
-            f"The publisher on the index expects {what} {expected}; the certificate "
-            f"was issued with {got}."
+            f"The publisher on the index names {forge.sub('', want)}; the certificate was "
+            f"issued to {forge.sub('', got)} (its {what} differs)."
         )
     return None
 
@@ -382,11 +387,12 @@ def _digest_sentence(raw: str, source: DigestSource | None) -> str:
     if not found:
         return f"The attestation was signed for other file contents than {origin}."
     claimed, expected = found.groups()
-    return (
-        f"The attestation was signed for sha256 {claimed[:16]}…, but {origin} is "
-        f"{expected[:16]}… (bomguard compared digests; it did not hash the file itself"
-        + (")." if source is not DigestSource.DOWNLOADED else ", except with --hash-files).")
+    how = (
+        "bomguard hashed the bytes it downloaded"
+        if source is DigestSource.DOWNLOADED
+        else "bomguard compared digests; it did not hash the file itself"
     )
+    return f"The attestation was signed for sha256 {claimed}, but {origin} is {expected} ({how})."
 
 
 _REFINE: dict[str, Callable[[str, DigestSource | None], str | None]] = {

@@ -3,8 +3,9 @@
 Every option of ``enrich``, ``fetch`` and ``verify`` can also be given
 
 * as an environment variable ``BOMGUARD_<OPTION>`` (``--trust-root`` is
-  ``BOMGUARD_TRUST_ROOT``; a repeatable option takes a whitespace-separated list, a
-  flag ``1``/``true``/``0``/``false``), and
+  ``BOMGUARD_TRUST_ROOT``; a repeatable option takes a list, of paths separated by
+  ``os.pathsep`` as in ``PATH``, else by whitespace; a flag ``1``/``true``/``0``/``false``),
+  and
 * in a settings file: ``bomguard.toml`` in the current directory (keys at the top level)
   or else ``pyproject.toml`` there (keys under ``[tool.bomguard]``), or the file named by
   ``BOMGUARD_CONFIG``. Keys are option names without the dashes (``trust-root =

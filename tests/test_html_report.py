@@ -112,9 +112,9 @@ def row_repo(row: Any) -> str:
     return href
 
 
-def _screenshot(page: Any, tmp_path: Path, name: str) -> None:
+def _screenshot(page: Any, tmp_path: Path, name: str, full_page: bool = True) -> None:
     shot = tmp_path / name
-    page.screenshot(path=str(shot), full_page=True)
+    page.screenshot(path=str(shot), full_page=full_page)
     assert shot.stat().st_size > 10_000
     if os.environ.get("BOMGUARD_UPDATE_SCREENSHOT"):
         shutil.copy(shot, ROOT / "docs" / name)
@@ -169,6 +169,15 @@ def _check_failing(browser: Any, failing: Any, tmp_path: Path, width: int) -> No
     assert findings.count("no file of this release has provenance") <= 1
     assert "The project publishes no PEP 740 provenance" in findings
     assert "no-provenance" in findings
+    # Each reason code once above the table, with its count and what to do.
+    reasons = page.locator("#reasons tbody tr")
+    codes = {f["code"]: 0 for f in verdict["findings"]}
+    for f in verdict["findings"]:
+        codes[f["code"]] += 1
+    assert reasons.count() == len(codes)
+    row = page.locator('#reasons tr[data-code="no-provenance"]')
+    assert row.locator("td").nth(1).inner_text() == str(codes["no-provenance"])
+    assert "ask the project to publish" in row.inner_text()
     # The hostile name is text, never run.
     assert EVIL in page.locator("#components tbody tr td:first-child").all_inner_texts()
     assert dialogs == [] and page.locator("#components script").count() == 0
@@ -189,6 +198,8 @@ def _check_failing(browser: Any, failing: Any, tmp_path: Path, width: int) -> No
     assert max(_lines(page, "#rules tbody td:first-child code")) <= 2
     assert max(_lines(page, "#components tbody td:nth-child(5) code.ref")) <= 2
     _screenshot(page, tmp_path, f"report-fail-{width}.png")
+    # It prints: every row, as a PDF.
+    assert page.pdf()[:5] == b"%PDF-" if width > 720 else True
     assert requests == [html.as_uri()]
 
 
@@ -244,7 +255,8 @@ def _check_warnings(browser: Any, many_warnings: Any, tmp_path: Path, width: int
     assert names == sorted(names, key=str.casefold)
     assert names.index("alpha") < names.index("Beta") < names.index("pkg000") < names.index("Zope")
     _no_sideways_scroll(page)
-    _screenshot(page, tmp_path, f"report-warnings-{width}.png")
+    page.evaluate("window.scrollTo(0, 0)")
+    _screenshot(page, tmp_path, f"report-warnings-{width}.png", full_page=False)
     # Printing shows every row, not one page.
     page.emulate_media(media="print")
     shown = page.eval_on_selector_all(

@@ -229,6 +229,20 @@ _CODES = (
         "record the file's sha256 in the SBOM, or use --hash-files",
     ),
     ReasonCode(
+        "sbom-file-not-found",
+        Status.UNKNOWN,
+        "The SBOM names a distribution file that this release does not have on the index.",
+        "check that the SBOM describes what was installed (regenerate it from the lock file)",
+    ),
+    ReasonCode(
+        "mirror-incomplete",
+        Status.UNKNOWN,
+        "The --mirror directory lacks this page or provenance, or its copy does not match "
+        "the mirror's manifest.",
+        "fetch the mirror again with 'bomguard fetch'; a file that does not match its "
+        "manifest was altered after it was fetched",
+    ),
+    ReasonCode(
         "version-missing",
         Status.UNKNOWN,
         "The SBOM gives no usable version for this component.",
@@ -320,6 +334,8 @@ _RULES: tuple[tuple[Status, str, str], ...] = (
     (Status.UNSUPPORTED, r"publisher kind", "publisher-kind-unsupported"),
     (Status.UNSUPPORTED, r"predicate type", "predicate-unsupported"),
     (Status.UNKNOWN, r"another index", "other-index"),
+    (Status.UNKNOWN, r"the SBOM names a file", "sbom-file-not-found"),
+    (Status.UNKNOWN, r"not in the mirror|mirror file", "mirror-incomplete"),
     (Status.UNKNOWN, r"does not advertise PEP 740", "provenance-not-advertised"),
     (Status.UNKNOWN, r"origin; refused|off the index's origin", "off-origin-refused"),
     (Status.UNKNOWN, r"distribution download failed|larger than", "download-failed"),

@@ -64,7 +64,7 @@ th{background:#f6f8fa;user-select:none}
 th.sortable{cursor:pointer}
 th[data-sort=asc]::after{content:" ▲"}th[data-sort=desc]::after{content:" ▼"}
 tr.failing td{background:#ffebe9}tr.failing td:first-child{box-shadow:inset 4px 0 #cf222e}
-tr.warned td{background:#fff8c5}
+tr.warned td:first-child{box-shadow:inset 4px 0 #d4a72c}
 td.status{font-weight:600}
 code{font-size:12px;overflow-wrap:anywhere}
 code.commit{display:inline-block;max-width:12ch;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom}
@@ -295,6 +295,44 @@ def _attention(data: ReportData) -> str:
     return "\n".join(blocks)
 
 
+def _reasons(data: ReportData) -> str:
+    """Why components are not verified: each reason code once, with its count and what
+    to do (the rows below repeat only the code and their own sentence)."""
+    from bomguard.reasons import CATALOGUE
+
+    by_code: dict[str, list[ComponentRow]] = {}
+    for c in data.components:
+        if c.code:
+            by_code.setdefault(c.code, []).append(c)
+    if not by_code:
+        return ""
+
+    def order(item: tuple[str, list[ComponentRow]]) -> tuple[int, int, int]:
+        _, rows = item
+        failing = any(r.failing for r in rows)
+        return (not failing, _STATUS_RANK.get(rows[0].status, 9), -len(rows))
+
+    items = []
+    for code, rows in sorted(by_code.items(), key=order):
+        entry = CATALOGUE.get(code)
+        summary = entry.summary if entry else rows[0].message
+        colour = _STATUS_COLOURS.get(rows[0].status, "#1f2328")
+        items.append(
+            f'<tr data-code="{_e(code)}"><td data-label="Reason"><span class="tag code">'
+            f'{_e(code)}</span><br><span style="color:{colour}">{_e(rows[0].status)}</span></td>'
+            f'<td data-label="Components">{len(rows)}</td>'
+            f'<td data-label="Meaning">{_e(summary)}</td>'
+            f'<td data-label="What to do">{_e(rows[0].hint)}</td></tr>'
+        )
+    return (
+        "<h2>Why components are not verified</h2>\n"
+        '<table id="reasons" class="cards"><colgroup><col style="width:18%">'
+        '<col style="width:9%"><col style="width:38%"><col style="width:35%"></colgroup>'
+        "<thead><tr><th>Reason</th><th>Components</th><th>Meaning</th><th>What to do</th>"
+        f"</tr></thead><tbody>{''.join(items)}</tbody></table>"
+    )
+
+
 def _coverage(data: ReportData) -> str:
     critical_detail = (
         f"{data.critical_total} critical PyPI components" if data.critical_total else "none named"
@@ -321,8 +359,11 @@ def _findings_cell(c: ComponentRow) -> str:
         parts.append(
             f'<div class="reason">{_e(c.message)} <span class="tag code">{_e(c.code)}</span></div>'
         )
-        parts.append(f'<div class="hint">{_e(c.hint)}</div>')
-        parts.append(f"<details><summary>detail</summary><code>{_e(c.reason)}</code></details>")
+        # Open for a failure; folded otherwise (the summary above the table says it once).
+        parts.append(
+            f"<details{' open' if c.failing else ''}><summary>what to do, detail</summary>"
+            f'<div class="hint">{_e(c.hint)}</div><code>{_e(c.reason)}</code></details>'
+        )
     elif c.reason:
         parts.append(f'<div class="reason">{_e(c.reason)}</div>')
     findings = []
@@ -513,6 +554,7 @@ def render_html(data: ReportData) -> bytes:
         _header(data),
         _attention(data),
         _coverage(data),
+        _reasons(data),
         _components(data),
         _rules(data),
         _expired(data),

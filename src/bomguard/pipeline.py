@@ -304,10 +304,16 @@ def fetch(
     components = read_sbom(sbom, options.input_format).components()
     requests, _ = _requests(components, options)
     main = set(requests.values())
+    if observer is not None:
+        observer("total", str(len(main)))
 
     def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:
         # The earlier releases drift compares with, so that offline runs can compare too.
-        return _earlier(fetch, options.drift_depth) if fetch.request in main else []
+        if fetch.request not in main:
+            return []
+        if observer is not None:
+            observer("release", fetch.request.project)
+        return _earlier(fetch, options.drift_depth)
 
     results = fetch_mirror(list(requests.values()), into, options.index, observer, follow)
     files = [f for r in results.values() for f in r.files]

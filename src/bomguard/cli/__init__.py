@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import signal
 import sys
 import traceback
@@ -124,6 +125,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
+    verbose = verbose or os.environ.get("BOMGUARD_VERBOSE", "").lower() in (
+        "1",
+        "true",
+        "yes",
+        "on",
+    )
     previous = None
     with contextlib.suppress(ValueError):  # not the main thread: signals are the caller's
         previous = signal.signal(signal.SIGTERM, _on_sigterm)

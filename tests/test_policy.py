@@ -288,6 +288,7 @@ def test_facts_always_have_every_key() -> None:
         "sha256",
         "status",
         "reason",
+        "code",
         "digest_source",
         "publisher",
     }

@@ -28,7 +28,15 @@ def _help(*command: str) -> str:
 
 def test_every_option_the_readme_names_exists():
     known = " ".join(
-        _help(*c) for c in (("enrich",), ("fetch",), ("diff",), ("upgrades",), ("data", "refresh"))
+        _help(*c)
+        for c in (
+            ("enrich",),
+            ("fetch",),
+            ("diff",),
+            ("upgrades",),
+            ("data", "refresh"),
+            ("config",),
+        )
     )
     named = set(re.findall(r"`(--[a-z][a-z0-9-]*)", README))
     assert named, "the README names no options?"

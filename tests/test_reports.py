@@ -264,12 +264,7 @@ def test_html_report_in_a_real_headless_browser(reports, tmp_path):
             page.fill("#filter", "")
             page.click("#components thead th:nth-child(1)")
             first = page.locator("#components tbody tr td:first-child").all_inner_texts()
-            assert first == sorted(first, key=lambda x: x)
-            screenshot = tmp_path / "report.png"
-            page.screenshot(path=str(screenshot), full_page=True)
-            assert screenshot.stat().st_size > 10_000
-            if os.environ.get("BOMGUARD_UPDATE_SCREENSHOT"):
-                shutil.copy(screenshot, ROOT / "docs" / "report-screenshot.png")
+            assert first == sorted(first, key=str.casefold)
         finally:
             browser.close()
     # The page made no request of its own: only the file itself was loaded.

@@ -187,7 +187,7 @@ def _file_evidence(
         base,
         status=status,
         reason=reason,
-        digest_source=fetched_digest_source(fetched) if status is Status.VERIFIED else None,
+        digest_source=fetched_digest_source(fetched),
         attestations=results,
         identity=identity,
         provenance=fetched.provenance if keep else None,
@@ -394,10 +394,16 @@ def fetch(
     components = read_sbom(sbom, options.input_format).components()
     requests, _ = _requests(components, options)
     main = set(requests.values())
+    if observer is not None:
+        observer("total", str(len(main)))
 
     def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:
         # The earlier releases drift compares with, so that offline runs can compare too.
-        return _earlier(fetch, options.drift_depth) if fetch.request in main else []
+        if fetch.request not in main:
+            return []
+        if observer is not None:
+            observer("release", fetch.request.project)
+        return _earlier(fetch, options.drift_depth)
 
     results = fetch_mirror(list(requests.values()), into, options.index, observer, follow)
     files = [f for r in results.values() for f in r.files]
@@ -445,9 +451,15 @@ def enrich(
     requests, evidence = _requests(components, options)
 
     main = set(requests.values())
+    if observer is not None and main:
+        observer("total", str(len(main)))
 
     def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:
-        return _earlier(fetch, options.drift_depth) if fetch.request in main else []
+        if fetch.request not in main:
+            return []
+        if observer is not None:
+            observer("release", fetch.request.project)
+        return _earlier(fetch, options.drift_depth)
 
     fetched, verdicts, trust_root = fetch_and_verify(
         list(requests.values()), options, observer, follow

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import signal
 import sys
 import traceback
@@ -56,6 +57,11 @@ class _LazyGroup(click.Group):
             "bomguard.cli.data",
             "data_group",
             "Manage the reference data bomguard ships (PyPI download ranks).",
+        ),
+        "config": (
+            "bomguard.cli.config",
+            "config",
+            "Show a command's effective settings and where each came from.",
         ),
         "enrich": (
             "bomguard.cli.enrich",
@@ -116,7 +122,9 @@ class _LazyGroup(click.Group):
         if cmd_name in self.lazy and cmd_name not in self.commands:
             module, attr, _ = self.lazy[cmd_name]
             command: click.Command = getattr(importlib.import_module(module), attr)
-            return command
+            from bomguard.cli._settings import configure
+
+            return configure(command, cmd_name)
         return super().get_command(ctx, cmd_name)
 
 
@@ -138,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
+    verbose = verbose or os.environ.get("BOMGUARD_VERBOSE", "").lower() in (
+        "1",
+        "true",
+        "yes",
+        "on",
+    )
     previous = None
     with contextlib.suppress(ValueError):  # not the main thread: signals are the caller's
         previous = signal.signal(signal.SIGTERM, _on_sigterm)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,37 +18,127 @@ __all__ = [
     "Progress",
     "index_options",
     "make_index_options",
+    "make_progress",
+    "output_options",
 ]
 
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_OPERATIONAL = 0, 1, 2, 3
 
 
 class Progress:
-    """A one-line counter on stderr, only when stderr is a terminal."""
+    """Progress on stderr, fed by the pipeline's ``(event, detail)`` observer events.
 
-    def __init__(self, enabled: bool) -> None:
+    On a terminal (and unless turned off) it is a ``rich`` progress bar: the releases to
+    check (``total``), those done (``release``), the rate and the time left, with counts
+    of pages, provenance objects and verified files. Off a terminal it prints nothing.
+    ``cache-tampered`` always prints one ``WARNING: cache: ...`` line, bar or not.
+    """
+
+    def __init__(self, enabled: bool, *, color: bool = True) -> None:
         self.enabled = enabled
-        self.counts = {"page": 0, "provenance": 0, "verify": 0, "retry": 0}
+        self.color = color and "NO_COLOR" not in os.environ
+        self.counts = {"page": 0, "provenance": 0, "verify": 0, "retry": 0, "release": 0}
+        self.total: int | None = None
+        self._bar: Any = None
+        self._task: Any = None
+
+    def _start(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            ProgressColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text(f"{speed:.1f}/s" if speed else "-/s")
+
+        console = Console(stderr=True, no_color=not self.color, highlight=False)
+        self._bar = Bar(
+            TextColumn("bomguard: releases"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            Rate(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[detail]}"),
+            console=console,
+            transient=True,
+        )
+        self._task = self._bar.add_task("releases", total=self.total, detail="")
+        self._bar.start()
+
+    def _detail(self) -> str:
+        c = self.counts
+        retries = f", {c['retry']} retries" if c["retry"] else ""
+        return f"{c['page']} pages, {c['provenance']} provenance, {c['verify']} verified{retries}"
 
     def __call__(self, event: str, detail: str) -> None:
         if event == "cache-tampered":
-            self.close()
-            click.echo(f"WARNING: cache: {detail}", err=True)
+            self.warn(f"WARNING: cache: {detail}")
             return
-        if event in self.counts:
+        if event == "total":
+            self.total = int(detail)
+        elif event in self.counts:
             self.counts[event] += 1
-        if self.enabled:
-            c = self.counts
-            click.echo(
-                f"\rbomguard: {c['page']} project pages, {c['provenance']} provenance "
-                f"objects, {c['verify']} files verified",
-                err=True,
-                nl=False,
-            )
+        if not self.enabled:
+            return
+        if self._bar is None:
+            self._start()
+        self._bar.update(
+            self._task,
+            total=self.total,
+            completed=min(self.counts["release"], self.total or self.counts["release"]),
+            detail=self._detail(),
+        )
+
+    def warn(self, line: str) -> None:
+        """A line on stderr above the bar (the bar keeps running)."""
+        if self._bar is not None:
+            self._bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            click.echo(line, err=True)
 
     def close(self) -> None:
-        if self.enabled:
-            click.echo("\r\033[K", err=True, nl=False)
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def make_progress(*, quiet: bool, no_progress: bool, no_color: bool) -> Progress:
+    """The progress display the output options ask for (a bar only on a terminal)."""
+    enabled = sys.stderr.isatty() and not (quiet or no_progress)
+    return Progress(enabled, color=not no_color)
+
+
+def output_options(func: Callable[..., None]) -> Callable[..., None]:
+    """``--quiet``, ``--no-progress`` and ``--no-color`` (shared by commands)."""
+    options = [
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            help="No progress and no summary lines on stderr; errors, warnings and drift "
+            "are still printed.",
+        ),
+        click.option(
+            "--no-progress", is_flag=True, help="No progress bar (shown only on a terminal)."
+        ),
+        click.option(
+            "--no-color", is_flag=True, help="No colour on stderr (NO_COLOR is honoured too)."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 def _check_index_urls(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -58,8 +150,11 @@ def _check_index_urls(ctx: click.Context, param: click.Parameter, value: Any) ->
         problem = index_url_problem(url)
         if problem is not None:
             option = param.opts[0]
-            if ctx.get_parameter_source(param.name or "") is click.core.ParameterSource.ENVIRONMENT:
-                option = f"BOMGUARD_INDEX_URL (for {option})"
+            source = ctx.get_parameter_source(param.name or "")
+            if source is click.core.ParameterSource.ENVIRONMENT:
+                option = f"{param.envvar or 'BOMGUARD_INDEX_URL'} (for {option})"
+            elif source is click.core.ParameterSource.DEFAULT_MAP:
+                option = f"the settings file (for {option})"
             raise InputError(f"{option} {redact_url(url)!r} {problem}")
     return value
 

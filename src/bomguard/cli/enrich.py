@@ -11,7 +11,14 @@ from typing import Any
 
 import click
 
-from bomguard.cli._common import EXIT_FAIL, EXIT_PASS, Progress, index_options, make_index_options
+from bomguard.cli._common import (
+    EXIT_FAIL,
+    EXIT_PASS,
+    index_options,
+    make_index_options,
+    make_progress,
+    output_options,
+)
 from bomguard.sbom import FORMATS as SBOM_FORMATS
 
 __all__ = ["enrich"]
@@ -71,19 +78,22 @@ def _destinations(
     from bomguard._io import Destination
 
     found = [] if output == "-" else [Destination("-o/--output", Path(output))]
-    if verdict_path is not None:
+    if verdict_path is not None and str(verdict_path) != "-":
         found.append(Destination("--verdict", verdict_path))
-    found.extend(Destination("--report", path) for _, path in report_specs)
+    found.extend(Destination("--report", path) for _, path in report_specs if str(path) != "-")
     return found
 
 
 def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes:
+    from bomguard.reasons import findings
+
     verdict = result.verdict.to_dict()
     verdict["sbom"] = str(sbom)
     verdict["evaluated_at"] = result.evaluated_at.isoformat()
     verdict["drift"] = sorted(
         drift, key=lambda e: (e["component"], e["kind"], e["source"], e["since"])
     )
+    verdict["findings"] = findings(result.components, result.evidence)
     if result.trust_root is not None:
         verdict["trust_root"] = {
             "source": result.trust_root.source,
@@ -95,8 +105,26 @@ def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes
     return (json.dumps(verdict, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
+def _explained_line(evidence: Any, label: str) -> str:
+    """``-v``'s line for one component: status, label, and for a reason its code, sentence,
+    hint and the raw detail."""
+    from bomguard.reasons import explain_component
+
+    line = f"{evidence.status.value:>14}  {label}"
+    if not evidence.reason:
+        return line
+    why = explain_component(evidence.status, evidence.reason, evidence)
+    if not why.code:
+        return f"{line}  {evidence.reason}"
+    pad = " " * 16
+    return (
+        f"{line}  [{why.code}] {why.message}\n{pad}what to do: {why.hint}\n"
+        f"{pad}detail: {why.detail}"
+    )
+
+
 @click.command()
-@click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sbom", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -121,15 +149,15 @@ def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes
     "--verdict",
     "verdict_path",
     type=click.Path(path_type=Path),
-    help="Write the verdict document (JSON) here.",
+    help="Write the verdict document (JSON) here ('-' for stdout).",
 )
 @click.option(
     "--report",
     "reports",
     multiple=True,
     metavar="FORMAT:PATH",
-    help="Also write a report: html, sarif, markdown or junit (repeatable). With "
-    "GITHUB_STEP_SUMMARY set, a Markdown summary is appended there too.",
+    help="Also write a report: html, sarif, markdown or junit (repeatable; PATH '-' for "
+    "stdout). With GITHUB_STEP_SUMMARY set, a Markdown summary is appended there too.",
 )
 @click.option(
     "--strict", is_flag=True, help="Also fail when a PyPI component's provenance is unknown."
@@ -234,6 +262,7 @@ def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes
     "sign with (a private Sigstore); default: Sigstore's own, refreshed over TUF.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Per-component detail and tracebacks.")
+@output_options
 def enrich(
     sbom: Path,
     output: str,
@@ -259,14 +288,24 @@ def enrich(
     sign: bool,
     identity_token: str | None,
     trust_config: Path | None,
+    quiet: bool,
+    no_progress: bool,
+    no_color: bool,
     **index: Any,
 ) -> None:
-    """Enrich SBOM with verified PEP 740 provenance and evaluate policies."""
+    """Enrich SBOM with verified PEP 740 provenance and evaluate policies.
+
+    SBOM '-' reads it from stdin.
+    """
+    import contextlib
+
     from bomguard._io import Destination, check_destinations, write_all_atomic
+    from bomguard.cli._streams import STDIN_LABEL, is_stdio, sbom_from_stdin, stdout_owner
     from bomguard.errors import InputError, OperationalError
     from bomguard.index import redact_url
     from bomguard.pipeline import EnrichOptions
     from bomguard.pipeline import enrich as run
+    from bomguard.sbom import MAX_SBOM_BYTES
 
     if hash_files and mirror is not None:
         raise click.UsageError(
@@ -274,6 +313,10 @@ def enrich(
         )
     bundle_path = _check_vsa_options(vsa_path, sign, identity_token, trust_config, staging)
     report_specs = [_parse_report(r) for r in reports]
+    stdout_owner(output, verdict_path, report_specs)
+    from_stdin = is_stdio(sbom)
+    if in_place and from_stdin:
+        raise click.UsageError("--in-place writes over the SBOM file; the SBOM is stdin")
     if in_place:
         if output not in ("-", str(sbom)) and not _same_path(Path(output), sbom):
             raise InputError(f"--in-place writes over {sbom}, but -o names {output}")
@@ -284,7 +327,8 @@ def enrich(
         destinations.append(Destination("--vsa", vsa_path))
     if bundle_path is not None:
         destinations.append(Destination("--sign", bundle_path))
-    inputs = [Destination("SBOM", sbom), *(Destination("--policy", p) for p in policies)]
+    inputs = [] if from_stdin else [Destination("SBOM", sbom)]
+    inputs += [Destination("--policy", p) for p in policies]
     if trust_config is not None:
         inputs.append(Destination("--trust-config", trust_config))
     inputs += [Destination(o, p) for o, p in (("--baseline", baseline), ("--pins", pins)) if p]
@@ -306,11 +350,14 @@ def enrich(
         cel_engine=cel_engine,
         embed_evidence=embed_evidence,
     )
-    progress = Progress(sys.stderr.isatty())
-    try:
-        result = run(sbom, options, observer=progress)
-    finally:
-        progress.close()
+    progress = make_progress(quiet=quiet, no_progress=no_progress, no_color=no_color)
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(sbom_from_stdin(MAX_SBOM_BYTES)) if from_stdin else sbom
+        try:
+            result = run(source, options, observer=progress)
+        finally:
+            progress.close()
+    sbom_label = Path(STDIN_LABEL) if from_stdin else sbom
 
     # Render every output in memory first: a failure here writes none of them.
     if validate_output:
@@ -320,17 +367,26 @@ def enrich(
     data = result.document.serialize()
     drift = _drift_entries(result)
     files: list[tuple[Path, bytes]] = []
+    stdout: bytes | None = data if output == "-" else None
     if output != "-":
         files.append((_real_target(Path(output)) if in_place else Path(output), data))
     if verdict_path is not None:
-        files.append((verdict_path, _verdict_json(result, sbom, drift)))
+        verdict_data = _verdict_json(result, sbom_label, drift)
+        if is_stdio(verdict_path):
+            stdout = verdict_data
+        else:
+            files.append((verdict_path, verdict_data))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     summary: bytes | None = None
     if report_specs or summary_file:
         from bomguard.report import build_report, render
 
-        facts = build_report(result, str(sbom))
-        files.extend((path, render(fmt, facts)) for fmt, path in report_specs)
+        facts = build_report(result, str(sbom_label))
+        for fmt, path in report_specs:
+            if is_stdio(path):
+                stdout = render(fmt, facts)
+            else:
+                files.append((path, render(fmt, facts)))
         if summary_file:
             summary = render("markdown", facts)
     sign_error = None
@@ -354,8 +410,8 @@ def enrich(
             except OperationalError as err:
                 sign_error = err  # the unsigned statement and the other outputs still go out
     write_all_atomic(files)
-    if output == "-":
-        sys.stdout.buffer.write(data)
+    if stdout is not None:
+        sys.stdout.buffer.write(stdout)
         sys.stdout.flush()
     if summary_file and summary is not None:
         try:
@@ -370,7 +426,7 @@ def enrich(
             continue
         label = component.purl or component.name
         if verbose:
-            click.echo(f"{ev.status.value:>14}  {label}  {ev.reason}".rstrip(), err=True)
+            click.echo(_explained_line(ev, label), err=True)
     for entry in drift:
         click.echo(f"DRIFT: {entry['summary']}", err=True)
     for expired in result.verdict.expired_waivers:
@@ -381,19 +437,20 @@ def enrich(
             "and is ignored",
             err=True,
         )
-    for violation in result.verdict.violations:
+    for violation in () if quiet else result.verdict.violations:
         click.echo(
             f"{violation.severity.upper()}: {violation.rule}: {violation.component}: "
             f"{violation.message}",
             err=True,
         )
     counts = ", ".join(f"{n} {s}" for s, n in result.verdict.counts.items() if n)
-    source = f"mirror {mirror}" if mirror is not None else f"index {redact_url(index['index_url'])}"
-    click.echo(
-        f"bomguard: {len(result.components)} components ({counts or 'none'}); "
-        f"{source}; verdict: {result.verdict.verdict}",
-        err=True,
-    )
+    where = f"mirror {mirror}" if mirror is not None else f"index {redact_url(index['index_url'])}"
+    if not quiet:
+        click.echo(
+            f"bomguard: {len(result.components)} components ({counts or 'none'}); "
+            f"{where}; verdict: {result.verdict.verdict}",
+            err=True,
+        )
     if sign_error is not None:
         raise sign_error
     sys.exit(EXIT_PASS if result.verdict.verdict == "pass" else EXIT_FAIL)

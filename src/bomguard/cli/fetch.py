@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from bomguard.cli._common import EXIT_PASS, Progress, index_options, make_index_options
+from bomguard.cli._common import (
+    EXIT_PASS,
+    index_options,
+    make_index_options,
+    make_progress,
+    output_options,
+)
 
 __all__ = ["fetch"]
 
@@ -39,8 +45,17 @@ _SHOWN = 5
 )
 @index_options
 @click.option("-v", "--verbose", is_flag=True, help="Tracebacks on errors.")
+@output_options
 def fetch(
-    sbom: Path, into: Path, allow_partial: bool, drift_depth: int, verbose: bool, **index: Any
+    sbom: Path,
+    into: Path,
+    allow_partial: bool,
+    drift_depth: int,
+    verbose: bool,
+    quiet: bool,
+    no_progress: bool,
+    no_color: bool,
+    **index: Any,
 ) -> None:
     """Fetch the pages and provenance SBOM needs into a mirror, for offline runs.
 
@@ -57,17 +72,18 @@ def fetch(
     except OSError as err:
         raise OperationalError(f"{into}: cannot create: {err.strerror or err}") from err
     options = EnrichOptions(index=make_index_options(**index), drift_depth=drift_depth)
-    progress = Progress(sys.stderr.isatty())
+    progress = make_progress(quiet=quiet, no_progress=no_progress, no_color=no_color)
     try:
         counts = run(sbom, into, options, observer=progress)
     finally:
         progress.close()
-    click.echo(
-        f"bomguard: mirrored {counts['releases']} releases, {counts['files']} files, "
-        f"{counts['provenance']} provenance objects into {into}"
-        + (f" ({counts['unknown']} could not be fetched)" if counts["unknown"] else ""),
-        err=True,
-    )
+    if not quiet:
+        click.echo(
+            f"bomguard: mirrored {counts['releases']} releases, {counts['files']} files, "
+            f"{counts['provenance']} provenance objects into {into}"
+            + (f" ({counts['unknown']} could not be fetched)" if counts["unknown"] else ""),
+            err=True,
+        )
     failed: list[str] = counts["failed"]
     if failed and not allow_partial:
         shown = ", ".join(failed[:_SHOWN]) + (", ..." if len(failed) > _SHOWN else "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,6 +12,19 @@ from bomguard.cli._common import EXIT_FAIL, EXIT_PASS
 from bomguard.cli.vsa import identity_options
 
 __all__ = ["verify"]
+
+
+def _explained(finding: Any) -> str:
+    """The reason with its code and sentence first (docs/enrichment.md#reason-codes)."""
+    from bomguard.models import Status
+    from bomguard.reasons import explain
+
+    try:
+        status = Status(finding.now)
+    except ValueError:
+        return str(finding.reason)
+    why = explain(status, finding.reason)
+    return f"[{why.code}] {why.message} ({why.detail})" if why.code else str(finding.reason)
 
 
 @click.command()
@@ -63,7 +77,7 @@ def verify(
     for finding in findings:
         if finding.differs or verbose:
             mark = "FAIL" if finding.differs else "OK"
-            detail = f": {finding.reason}" if finding.reason and finding.differs else ""
+            detail = f": {_explained(finding)}" if finding.reason and finding.differs else ""
             click.echo(
                 f"{mark}: {finding.component}: recorded {finding.recorded}, now {finding.now}"
                 f"{detail}",

@@ -217,10 +217,12 @@ _FILE = _object(
     ("sha256", STRING, 'hex SHA-256 of the file, or ""'),
     ("status", STRING, f"this file's provenance status: {_STATUSES}"),
     ("reason", STRING, 'why the status is not "verified", or ""'),
+    ("code", STRING, 'the reason\'s stable code (docs/enrichment.md), or ""'),
     (
         "digest_source",
         STRING,
-        'what bound a verified file\'s sha256: "downloaded", "sbom" or "index"; else ""',
+        'what gave the sha256 the provenance was checked against: "downloaded", "sbom" or '
+        '"index"; "" when no provenance was checked',
     ),
     ("publisher", _publisher("component.provenance.files[].publisher"), "the file's signer"),
 )
@@ -290,6 +292,11 @@ COMPONENT = _object(
             "component.provenance",
             ("status", STRING, f"the component's provenance status: {_STATUSES}"),
             ("reason", STRING, 'why the status is not "verified", or ""'),
+            (
+                "code",
+                STRING,
+                'the reason\'s stable code, e.g. "publisher-mismatch" (docs/enrichment.md), or ""',
+            ),
             (
                 "publisher",
                 _publisher("component.provenance.publisher"),

@@ -26,6 +26,7 @@ from bomguard.models import (
     Status,
 )
 from bomguard.policy.graphfacts import blank_graph_facts, sbom_graph_facts
+from bomguard.reasons import explain_component, explain_file
 
 __all__ = [
     "blank_change_facts",
@@ -136,6 +137,7 @@ def component_facts(
         "provenance": {
             "status": status.value,
             "reason": reason,
+            "code": explain_component(status, reason, evidence).code,
             "publisher": _publisher(evidence.identity if evidence is not None else None),
             "files": [
                 {
@@ -143,6 +145,7 @@ def component_facts(
                     "sha256": f.sha256 or "",
                     "status": f.status.value,
                     "reason": f.reason,
+                    "code": explain_file(f).code,
                     "digest_source": f.digest_source.value if f.digest_source else "",
                     "publisher": _publisher(f.identity),
                 }

@@ -15,15 +15,30 @@ from bomguard._version import __version__
 from bomguard.models import Status
 from bomguard.policy.facts import normalized_name
 from bomguard.report.graph import GraphView, build_graph_view
+from bomguard.reasons import explain_component
+from bomguard.report.links import source_links
+
+SBOM_SUBJECT = "(sbom)"
 
 if TYPE_CHECKING:
     from bomguard.models import Component
     from bomguard.pipeline import EnrichResult
     from bomguard.policy import Policy
 
-__all__ = ["ComponentRow", "ReportData", "RuleRow", "build_report"]
+__all__ = ["ComponentRow", "ReportData", "RuleRow", "SourceLinks", "build_report"]
 
 REKOR_ENTRY_URL = "https://search.sigstore.dev/?logIndex={index}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLinks:
+    """Where a verified identity's facts live at the forge (``""`` when not known)."""
+
+    repository: str = ""
+    workflow: str = ""
+    ref: str = ""
+    commit: str = ""
+    run: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +52,7 @@ class ComponentRow:
     locator: str
     status: str
     reason: str
+    """The raw reason, as the verification code gave it."""
     critical: bool
     publisher: str
     repository: str
@@ -53,6 +69,17 @@ class ComponentRow:
     direct: bool = False
     dependents: int | None = None
     rank: int | None = None
+    code: str = ""
+    """The reason's stable code (:mod:`bomguard.reasons`)."""
+    message: str = ""
+    """The reason as a plain sentence."""
+    hint: str = ""
+    """What to do about it."""
+    links: SourceLinks = field(default_factory=lambda: SourceLinks())
+    failing: bool = False
+    """Whether an error-severity rule failed for this component."""
+    warned: bool = False
+    """Whether a warning-severity rule failed for this component (and none failed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +131,18 @@ class ReportData:
     @property
     def violations(self) -> list[dict[str, str]]:
         return [v for rule in self.rules for v in rule.violations]
+
+    @property
+    def sbom_violations(self) -> list[dict[str, str]]:
+        """Violations of sbom-scope rules (they name no component)."""
+        return [v for v in self.violations if v.get("component") == SBOM_SUBJECT]
+
+    @property
+    def state(self) -> str:
+        """``pass``, ``pass-with-warnings`` (a pass with any violation left) or ``fail``."""
+        if self.verdict != "pass":
+            return "fail"
+        return "pass-with-warnings" if self.violations else "pass"
 
     @property
     def drift_lines(self) -> list[str]:
@@ -159,6 +198,14 @@ def build_report(result: EnrichResult, sbom: str) -> ReportData:
         version = component.version or (component.pypi.raw_version if component.pypi else "") or ""
         label = component.purl or f"{name}@{version}"
         log_index = _as_text(identity.log_index) if identity else ""
+        explained = explain_component(evidence.status, evidence.reason, evidence)
+        mine = [
+            v
+            for v in violations
+            if v.get("component") == label
+            and (not v.get("bom_ref") or v.get("bom_ref") == (component.bom_ref or ""))
+        ]
+        failing = any(v.get("severity", "error") == "error" for v in mine)
         rows.append(
             ComponentRow(
                 name=name,
@@ -179,12 +226,7 @@ def build_report(result: EnrichResult, sbom: str) -> ReportData:
                 log_index=log_index,
                 log_url=REKOR_ENTRY_URL.format(index=log_index) if log_index else "",
                 drift=tuple(e.summary(name, version) for e in evidence.drift),
-                violations=tuple(
-                    f"{v.get('rule', '')}: {v.get('message', '')}"
-                    for v in violations
-                    if v.get("component") == label
-                    and (not v.get("bom_ref") or v.get("bom_ref") == (component.bom_ref or ""))
-                ),
+                violations=tuple(f"{v.get('rule', '')}: {v.get('message', '')}" for v in mine),
                 waived=tuple(
                     f"{w.get('rule', '')}: {w.get('reason', '')}"
                     for w in waived
@@ -194,6 +236,12 @@ def build_report(result: EnrichResult, sbom: str) -> ReportData:
                 direct=bool(placed and placed.direct),
                 dependents=placed.dependents if placed else None,
                 rank=rank,
+                code=explained.code,
+                message=explained.message,
+                hint=explained.hint,
+                links=source_links(identity),
+                failing=failing,
+                warned=bool(mine) and not failing,
             )
         )
     rules: list[RuleRow] = []

@@ -199,6 +199,7 @@ def render_sarif(data: ReportData) -> bytes:
                     "status": component.status if component else "",
                     "locator": component.locator if component else "",
                     "dependencyPath": path,
+                    "reasonCode": component.code if component else "",
                 },
             }
             results.append(result)

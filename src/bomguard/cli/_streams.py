@@ -1,0 +1,65 @@
+"""``-`` on the command line: the SBOM from stdin, one output to stdout.
+
+``bomguard enrich -`` reads the SBOM from stdin (copied to a private temporary file, so
+the library reads a file as usual); ``-o -`` (the default), ``--verdict -`` or
+``--report FORMAT:-`` writes that one output to stdout, after every file output is
+written (all or none, as ever). Two outputs cannot share stdout: that is a usage error
+naming both, before any work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import click
+
+__all__ = ["STDIN_LABEL", "STDIO", "is_stdio", "sbom_from_stdin", "stdout_owner"]
+
+STDIO = "-"
+STDIN_LABEL = "(stdin)"
+
+
+def is_stdio(path: Path | str | None) -> bool:
+    """Whether an option's value is ``-``."""
+    return path is not None and str(path) == STDIO
+
+
+def stdout_owner(
+    output: str, verdict: Path | None, reports: Sequence[tuple[str, Path]]
+) -> str | None:
+    """The one option that writes to stdout (``None`` for none); a usage error for two."""
+    claims = [("-o/--output", output)] if is_stdio(output) else []
+    if is_stdio(verdict):
+        claims.append(("--verdict", STDIO))
+    claims += [(f"--report {fmt}:-", STDIO) for fmt, path in reports if is_stdio(path)]
+    if len(claims) > 1:
+        named = " and ".join(option for option, _ in claims)
+        hint = (
+            " (-o/--output is stdout by default: give it a file)"
+            if claims[0][0] == ("-o/--output")
+            else ""
+        )
+        raise click.UsageError(f"{named} both write to stdout; only one output can{hint}")
+    return claims[0][0] if claims else None
+
+
+@contextlib.contextmanager
+def sbom_from_stdin(limit: int) -> Iterator[Path]:
+    """stdin's bytes (at most ``limit`` + 1 are read) in a temporary file, removed after."""
+    from bomguard.errors import InputError
+
+    if sys.stdin is None or (sys.stdin.isatty() if hasattr(sys.stdin, "isatty") else False):
+        raise InputError(
+            "SBOM '-': stdin is a terminal; pipe the SBOM in (bomguard enrich - < sbom.json)"
+        )
+    raw = sys.stdin.buffer.read(limit + 1)
+    if len(raw) > limit:
+        raise InputError(f"SBOM '-': stdin is over the {limit}-byte limit")
+    with tempfile.TemporaryDirectory(prefix="bomguard-stdin-") as folder:
+        path = Path(folder) / "stdin"
+        path.write_bytes(raw)
+        yield path

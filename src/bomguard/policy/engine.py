@@ -150,7 +150,7 @@ def _compile(text: str, scope: Scope, engine: Engine) -> tuple[Any, tuple[Expres
             return None, tuple(problems)
         if kind.known and kind.kind != "bool":
             return None, (ExpressionProblem(0, f"must be a boolean expression, got {kind}"),)
-        costly = limits.over_budget(limits.estimate(ast))
+        costly = limits.over_budget(limits.estimate(ast, variables))
         if costly is not None:
             return None, (ExpressionProblem(0, f"too costly to evaluate: {costly}"),)
         return engine.compile(text, ast, scope)
@@ -413,7 +413,9 @@ def _judge(
         # running anything that cannot be interrupted.
         for key in ("when", "require"):
             text = getattr(compiled.rule, key)
-            costly = limits.exceeds_for(text, length) if text is not None else None
+            costly = (
+                limits.exceeds_for(text, compiled.rule.scope, length) if text is not None else None
+            )
             if costly is not None:
                 return Outcome.ERROR, (
                     f"rule could not be evaluated: {key}: too costly on this component "

@@ -29,6 +29,9 @@ from typing import Any, TypeAlias
 
 import lark
 
+from bomguard.policy.declarations import CelType
+from bomguard.policy.model import Scope
+
 __all__ = [
     "MAX_COST",
     "MAX_EXPRESSION_CHARS",
@@ -54,7 +57,7 @@ MAX_TREE_DEPTH = 250
 MAX_COST = 1_000_000
 #: How many elements a list or map from the facts is assumed to have when a policy is
 #: checked (real components rarely list more than a few files, licenses or properties).
-NOMINAL_DATA_LENGTH = 64
+NOMINAL_DATA_LENGTH = 32
 
 _SCALAR_CALLS = frozenset(
     {
@@ -92,6 +95,8 @@ class Bound:
     cost: int
     elem: Bound | None = None
     data: bool = False
+    ctype: CelType | None = None
+    """The declared type of a value taken from the facts (``None``: a computed value)."""
 
 
 def _cap(value: int) -> int:
@@ -115,17 +120,52 @@ def _join(a: Bound | None, b: Bound | None) -> Bound | None:
         max(a.cost, b.cost),
         _join(a.elem, b.elem) if not (a.data or b.data) else None,
         a.data or b.data,
+        a.ctype if a.ctype == b.ctype else None,
     )
 
 
 class _Estimator:
-    def __init__(self, data_length: int) -> None:
+    def __init__(self, data_length: int, variables: Mapping[str, CelType]) -> None:
+        self.length = data_length
         self.data = Bound(data_length, data_length, 1, None, True)
+        self.variables = variables
+        self.types: dict[CelType, Bound] = {}
+
+    def typed(self, ctype: CelType) -> Bound:
+        """The bound of a fact of a declared type: every list or map of the facts has
+        up to ``data_length`` elements."""
+        if ctype in self.types:
+            return self.types[ctype]
+        if ctype.kind in ("list", "map"):
+            elem = self.typed(ctype.elem) if ctype.elem is not None else self.data
+            size = _cap(self.length * (1 + elem.size))
+            bound = Bound(self.length, size, 1, elem, False, ctype)
+        elif ctype.kind == "object":
+            size = sum(1 + self.typed(f.type).size for f in ctype.fields)
+            bound = Bound(len(ctype.fields), _cap(size), 1, None, False, ctype)
+        elif ctype.kind == "dyn":
+            bound = self.data
+        else:
+            bound = _scalar(1)
+        self.types[ctype] = bound
+        return bound
 
     def element(self, bound: Bound) -> Bound:
+        """What indexing ``bound`` gives."""
         if bound.data:
             return self.data
+        if bound.ctype is not None and bound.ctype.kind == "object":
+            widest: Bound | None = None
+            for field in bound.ctype.fields:
+                widest = _join(widest, self.typed(field.type))
+            return widest or _scalar(1)
         return bound.elem or _scalar(1)
+
+    def iterated(self, bound: Bound) -> Bound:
+        """What a comprehension over ``bound`` binds its variable to (a map's keys)."""
+        if bound.ctype is not None and bound.ctype.kind in ("map", "object"):
+            return _scalar(1)
+        return self.element(bound)
 
     def visit(self, node: Tree | lark.Token | None, env: Mapping[str, Bound]) -> Bound:
         if not isinstance(node, lark.Tree):
@@ -190,14 +230,22 @@ class _Estimator:
 
     def _ident(self, node: Tree, kids: list[Any], env: Mapping[str, Bound]) -> Bound:
         name = str(kids[0]) if kids else ""
-        return env.get(name, self.data)
+        if name in env:
+            return env[name]
+        if name in self.variables:
+            return self.typed(self.variables[name])
+        return self.data
 
     def _dot_ident(self, node: Tree, kids: list[Any], env: Mapping[str, Bound]) -> Bound:
         return self.data
 
     def _member_dot(self, node: Tree, kids: list[Any], env: Mapping[str, Bound]) -> Bound:
         receiver = self.visit(kids[0], env)
-        return self.element(receiver) if not receiver.data else self.data
+        if receiver.ctype is not None and receiver.ctype.kind == "object":
+            field = receiver.ctype.field(str(kids[1]))
+            if field is not None:
+                return self.typed(field.type)
+        return self.element(receiver)
 
     def _member_index(self, node: Tree, kids: list[Any], env: Mapping[str, Bound]) -> Bound:
         receiver = self.visit(kids[0], env)
@@ -273,7 +321,7 @@ class _Estimator:
         args = _exprs(kids[2] if len(kids) > 2 else None)
         if name in ("map", "filter", *_ITERATING) and len(args) in (2, 3):
             variable = _ident_name(args[0])
-            inner = {**env, variable: self.element(receiver)} if variable else dict(env)
+            inner = {**env, variable: self.iterated(receiver)} if variable else dict(env)
             body = [self.visit(a, inner) for a in args[1:]]
             per_item = 1 + sum(b.cost for b in body)
             cost = _cap(receiver.cost + receiver.length * per_item)
@@ -333,9 +381,12 @@ def tree_depth(tree: Tree) -> int:
     return deepest
 
 
-def estimate(tree: Tree, data_length: int = NOMINAL_DATA_LENGTH) -> Bound:
-    """An upper bound of evaluating the parse tree (its depth must be checked first)."""
-    return _Estimator(data_length).visit(tree, {})
+def estimate(
+    tree: Tree, variables: Mapping[str, CelType], data_length: int = NOMINAL_DATA_LENGTH
+) -> Bound:
+    """An upper bound of evaluating the parse tree over facts of the declared
+    ``variables`` types (its depth must be checked first)."""
+    return _Estimator(data_length, variables).visit(tree, {})
 
 
 def over_budget(bound: Bound) -> str | None:
@@ -367,12 +418,14 @@ def data_length(facts: object) -> int:
 
 
 @functools.lru_cache(maxsize=1024)
-def exceeds_for(text: str, length: int) -> str | None:
+def exceeds_for(text: str, scope: Scope, length: int) -> str | None:
     """Why ``text`` would exceed the budget on facts whose longest list has ``length``
     elements (``None`` when it would not, or when ``length`` is within the nominal one
     the expression was already checked with)."""
     if length <= NOMINAL_DATA_LENGTH:
         return None
+    from bomguard.policy.declarations import variables_for
     from bomguard.policy.engine import parse
 
-    return over_budget(estimate(parse(text), length))
+    variables = {name: v.type for name, v in variables_for(scope).items()}
+    return over_budget(estimate(parse(text), variables, length))

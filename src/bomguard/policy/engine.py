@@ -448,9 +448,16 @@ def judge_policy(
     findings = []
     compiled = compile_policy(policy, runner)
     per_component = [c for c in compiled if c.rule.scope is Scope.COMPONENT]
+    # Measure each component's lists only for rules whose cost depends on them.
+    measure = any(
+        limits.data_sensitive(text, Scope.COMPONENT)
+        for c in per_component
+        for text in (c.rule.when, c.rule.require)
+        if text is not None
+    )
     for subject in subjects if per_component else ():
         activation = runner.bind({"component": subject.facts, "sbom": sbom, "now": now})
-        length = limits.data_length(subject.facts)
+        length = limits.data_length(subject.facts) if measure else 0
         for rule in per_component:
             outcome, message = _judge(runner, rule, activation, subject.facts, sbom, length)
             waiver = waivers.waive(rule.rule.id, subject) if outcome is Outcome.FAIL else None

@@ -39,6 +39,7 @@ __all__ = [
     "NOMINAL_DATA_LENGTH",
     "Bound",
     "data_length",
+    "data_sensitive",
     "estimate",
     "exceeds_for",
     "over_budget",
@@ -415,6 +416,20 @@ def data_length(facts: object) -> int:
             longest = max(longest, len(node))
             stack.extend(node)
     return longest
+
+
+@functools.lru_cache(maxsize=1024)
+def data_sensitive(text: str, scope: Scope) -> bool:
+    """Whether the bound of ``text`` grows with the length of the facts' lists (it
+    iterates over or compares one); only then are a subject's facts measured."""
+    from bomguard.policy.declarations import variables_for
+    from bomguard.policy.engine import parse
+
+    variables = {name: v.type for name, v in variables_for(scope).items()}
+    tree = parse(text)
+    nominal = estimate(tree, variables, NOMINAL_DATA_LENGTH)
+    longer = estimate(tree, variables, NOMINAL_DATA_LENGTH * 4)
+    return (nominal.cost, nominal.size) != (longer.cost, longer.size)
 
 
 @functools.lru_cache(maxsize=1024)

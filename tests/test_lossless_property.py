@@ -13,14 +13,19 @@ from bomguard.sbom import parse_sbom
 from bomguard.sbom.properties import addition_for
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
     ),
     max_leaves=8,
 )
 EXTRA = st.dictionaries(st.text(min_size=1, max_size=6).map(lambda k: "x-" + k), JSON, max_size=3)
-NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9._-]{0,10}", fullmatch=True)
+# Valid project names (PEP 508): a purl naming anything else is not looked up.
+NAMES = st.from_regex(r"[A-Za-z]([A-Za-z0-9._-]{0,9}[A-Za-z0-9])?", fullmatch=True)
 VERSIONS = st.from_regex(r"[0-9]{1,2}(\.[0-9]{1,2}){0,2}", fullmatch=True)
 STATUSES = st.sampled_from([s for s in Status if s is not Status.NOT_APPLICABLE])
 

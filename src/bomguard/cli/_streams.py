@@ -58,7 +58,7 @@ def sbom_from_stdin(limit: int) -> Iterator[Path]:
         )
     raw = sys.stdin.buffer.read(limit + 1)
     if len(raw) > limit:
-        raise InputError(f"SBOM '-': stdin is over the {limit}-byte limit")
+        raise InputError(f"-: larger than the {limit}-byte limit for an SBOM")
     with tempfile.TemporaryDirectory(prefix="bomguard-stdin-") as folder:
         path = Path(folder) / "stdin"
         path.write_bytes(raw)

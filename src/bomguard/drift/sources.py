@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
@@ -11,6 +10,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from bomguard._strict import find_problem, format_path, loads_json
 from bomguard.drift.compare import Expectation
 from bomguard.errors import InputError
 from bomguard.identity_record import identity_from_record
@@ -131,12 +131,15 @@ def load_pins(path: Path) -> dict[str, list[Expectation]]:
         data = (
             yaml.safe_load(raw.decode("utf-8"))
             if not raw.lstrip().startswith(b"{")
-            else json.loads(raw)
+            else loads_json(raw)
         )
     except (ValueError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: not YAML or JSON: {err}") from err
     except Exception as err:  # yaml.YAMLError
         raise InputError(f"{path}: not YAML: {str(err).splitlines()[0]}") from err
+    found = find_problem(data, 64)
+    if found is not None:
+        raise InputError(f"{path}: {format_path(found[0])}: {found[1]}")
     if not isinstance(data, dict) or data.get("kind") != "Pins":
         raise InputError(f"{path}: kind: expected 'Pins' (or name the file pylock.toml)")
     if data.get("apiVersion") != "bomguard/v1":

@@ -8,6 +8,7 @@ file or release with a reason; nothing here ever turns a failure into ``absent``
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import json
@@ -389,8 +390,18 @@ class _Client:
     def page(self, index_url: str, project: str) -> asyncio.Task[list[_PageFile]]:
         key = (index_url, project)
         if key not in self.pages:
-            self.pages[key] = asyncio.ensure_future(self._fetch_page(index_url, project))
+            self.pages[key] = asyncio.ensure_future(self._page_once(index_url, project))
         return self.pages[key]
+
+    async def _page_once(self, index_url: str, project: str) -> list[_PageFile]:
+        """``_fetch_page``, failing with a bare ``_Failure``: a page task's exception is
+        kept for the whole run, and one raised inside the request code would keep its
+        frames, response and context alive with it (gigabytes over 100,000 projects)."""
+        try:
+            return await self._fetch_page(index_url, project)
+        except _Failure as failure:
+            reason, status = failure.reason, failure.status
+        raise _Failure(reason, status)
 
     async def _fetch_page(self, index_url: str, project: str) -> list[_PageFile]:
         base = index_url if index_url.endswith("/") else index_url + "/"
@@ -775,7 +786,16 @@ async def _fetch_all(
     try:
         unique = list(dict.fromkeys(requests))
         started.update(unique)
-        await asyncio.gather(*(one(r) for r in unique))
+        # A bounded number of workers, not one task per release: 100,000 releases as
+        # tasks at once held every coroutine, request and failure in memory together.
+        pending = collections.deque(unique)
+
+        async def drain() -> None:
+            while pending:
+                await one(pending.popleft())
+
+        workers = min(len(unique), 4 * max(1, options.concurrency))
+        await asyncio.gather(*(drain() for _ in range(workers)))
         pages = {
             project: task.result()
             for (_, project), task in client.pages.items()

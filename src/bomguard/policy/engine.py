@@ -25,6 +25,7 @@ from celpy.celparser import CELParseError
 from bomguard.criticality import RankSnapshot, load_snapshot
 from bomguard.errors import InputError
 from bomguard.models import Component, ComponentEvidence, Status
+from bomguard.policy import limits
 from bomguard.policy.checker import ExpressionProblem, check_expression
 from bomguard.policy.declarations import variables_for
 from bomguard.policy.engines import Engine, describe_error, get_engine, one_line
@@ -120,19 +121,44 @@ def compile_expression(
     return _compile(text, scope, get_engine(engine))
 
 
+@functools.lru_cache(maxsize=256)
+def parse(text: str) -> Any:
+    """cel-python's parse tree of ``text`` (raises ``CELParseError``)."""
+    return _parser().compile(text)
+
+
+def _too_deep() -> ExpressionProblem:
+    return ExpressionProblem(
+        0, f"expression is nested too deeply (limit: a parse tree {limits.MAX_TREE_DEPTH} deep)"
+    )
+
+
 @functools.lru_cache(maxsize=2048)
 def _compile(text: str, scope: Scope, engine: Engine) -> tuple[Any, tuple[ExpressionProblem, ...]]:
+    too_long = limits.text_problem(text)
+    if too_long is not None:
+        return None, (ExpressionProblem(0, too_long),)
     try:
-        ast = _parser().compile(text)
+        ast = parse(text)
     except CELParseError as err:
         return None, (_syntax_error(err, text),)
-    variables = {name: v.type for name, v in variables_for(scope).items()}
-    kind, problems = check_expression(ast, variables, _scope_note(scope))
-    if problems:
-        return None, tuple(problems)
-    if kind.known and kind.kind != "bool":
-        return None, (ExpressionProblem(0, f"must be a boolean expression, got {kind}"),)
-    return engine.compile(text, ast, scope)
+    except RecursionError:
+        return None, (_too_deep(),)
+    if limits.tree_depth(ast) > limits.MAX_TREE_DEPTH:
+        return None, (_too_deep(),)
+    try:
+        variables = {name: v.type for name, v in variables_for(scope).items()}
+        kind, problems = check_expression(ast, variables, _scope_note(scope))
+        if problems:
+            return None, tuple(problems)
+        if kind.known and kind.kind != "bool":
+            return None, (ExpressionProblem(0, f"must be a boolean expression, got {kind}"),)
+        costly = limits.over_budget(limits.estimate(ast, variables))
+        if costly is not None:
+            return None, (ExpressionProblem(0, f"too costly to evaluate: {costly}"),)
+        return engine.compile(text, ast, scope)
+    except RecursionError:
+        return None, (_too_deep(),)
 
 
 def rule_problems(
@@ -383,7 +409,21 @@ def _judge(
     activation: Any,
     facts: Mapping[str, Any] | None,
     sbom: Mapping[str, Any],
+    length: int = 0,
 ) -> tuple[Outcome, str]:
+    if length > limits.NOMINAL_DATA_LENGTH:
+        # Facts longer than the policy was checked for: bound the cost again before
+        # running anything that cannot be interrupted.
+        for key in ("when", "require"):
+            text = getattr(compiled.rule, key)
+            costly = (
+                limits.exceeds_for(text, compiled.rule.scope, length) if text is not None else None
+            )
+            if costly is not None:
+                return Outcome.ERROR, (
+                    f"rule could not be evaluated: {key}: too costly on this component "
+                    f"(a list of {length} elements): {costly}"
+                )
     if compiled.when is not None:
         applies, error = engine.run(compiled.when, activation)
         if error is not None:
@@ -411,10 +451,18 @@ def judge_policy(
     findings = []
     compiled = compile_policy(policy, runner)
     per_component = [c for c in compiled if c.rule.scope is Scope.COMPONENT]
+    # Measure each component's lists only for rules whose cost depends on them.
+    measure = any(
+        limits.data_sensitive(text, Scope.COMPONENT)
+        for c in per_component
+        for text in (c.rule.when, c.rule.require)
+        if text is not None
+    )
     for subject in subjects if per_component else ():
         activation = runner.bind({"component": subject.facts, "sbom": sbom, "now": now})
+        length = limits.data_length(subject.facts) if measure else 0
         for rule in per_component:
-            outcome, message = _judge(runner, rule, activation, subject.facts, sbom)
+            outcome, message = _judge(runner, rule, activation, subject.facts, sbom, length)
             waiver = waivers.waive(rule.rule.id, subject) if outcome is Outcome.FAIL else None
             findings.append(
                 Finding(

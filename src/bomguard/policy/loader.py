@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from packaging.utils import canonicalize_name
 
+from bomguard._strict import find_problem, format_path, oversized_int
 from bomguard.errors import InputError
 from bomguard.policy._schema import key_path, read_data, relevance, validator
 from bomguard.policy.engine import check_set, rule_problems
@@ -62,6 +63,8 @@ DEFAULT_POLICY_PATH = "builtin:default-policy.yaml"
 """How the built-in default policy is named in verdicts."""
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+#: Deepest nesting of YAML collections in a policy (real ones nest a handful deep).
+_MAX_YAML_DEPTH = 64
 
 
 class _Loader(yaml.SafeLoader):
@@ -84,6 +87,32 @@ class _Loader(yaml.SafeLoader):
                     )
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # Refuse deep nesting before PyYAML's recursive composer runs out of stack.
+        self._depth += 1
+        try:
+            if self._depth > _MAX_YAML_DEPTH:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {_MAX_YAML_DEPTH} deep", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _construct_int(self, node: yaml.ScalarNode) -> Any:
+        value = self.construct_scalar(node)
+        if isinstance(value, str):
+            too_long = oversized_int(value.replace("_", ""))
+            if too_long is not None:
+                return too_long
+        return self.construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader._construct_int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +155,10 @@ def parse_yaml(raw: bytes, where: str) -> tuple[str, yaml.Node | None, object]:
         raise PolicyProblems([_yaml_problem(err, where)]) from err
     finally:
         loader.dispose()
+    found = find_problem(data)
+    if found is not None:
+        at, message = found
+        raise PolicyProblems([Problem(where, format_path(at), message, at=at)])
     return text, node, data
 
 

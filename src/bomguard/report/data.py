@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from bomguard._version import __version__
 from bomguard.models import Status
 from bomguard.policy.facts import normalized_name
-from bomguard.report.graph import GraphView, build_graph_view
 from bomguard.reasons import explain_component
+from bomguard.report.graph import GraphView, build_graph_view
 from bomguard.report.links import source_links
 
 SBOM_SUBJECT = "(sbom)"

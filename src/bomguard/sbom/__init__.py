@@ -23,11 +23,15 @@ one-line message naming the file and the line/column or key path.
 from __future__ import annotations
 
 import json
+import os
+import stat
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from bomguard._strict import find_problem, format_path, loads_json
 from bomguard.errors import InputError
-from bomguard.sbom._common import check_json_depth, label_of, one_line
+from bomguard.sbom._common import MAX_DEPTH, label_of, one_line
 from bomguard.sbom.cyclonedx_json import CycloneDxJson
 from bomguard.sbom.interface import Addition, SbomDocument
 
@@ -42,6 +46,8 @@ __all__ = [
 
 #: SBOMs larger than this are refused rather than read into memory.
 MAX_SBOM_BYTES = 512 * 1024 * 1024
+
+_CHUNK = 1 << 20
 
 #: The ``input_format`` names, in the order they are documented.
 FORMATS = (
@@ -58,15 +64,49 @@ _XML_FORMATS = ("cyclonedx-xml", "spdx-rdf")
 
 
 def read_sbom(path: Path, input_format: str | None = None) -> SbomDocument:
-    """Read and parse the SBOM at ``path``; raise :class:`InputError` naming the problem."""
+    """Read and parse the SBOM at ``path`` (``-``: standard input); raise
+    :class:`InputError` naming the problem.
+
+    At most :data:`MAX_SBOM_BYTES` + 1 bytes are ever read, whatever ``path`` is (a
+    regular file, a pipe, a FIFO, a device such as ``/dev/zero``).
+    """
+    return parse_sbom(_read_bounded(path, MAX_SBOM_BYTES), path, input_format)
+
+
+def _too_big(path: Path, limit: int) -> InputError:
+    return InputError(f"{path}: larger than the {limit}-byte limit for an SBOM")
+
+
+def _read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes at ``path``, refused as soon as more than ``limit`` arrive."""
     try:
-        size = path.stat().st_size
-        if size > MAX_SBOM_BYTES:
-            raise InputError(f"{path}: file is {size} bytes, over the {MAX_SBOM_BYTES} limit")
-        raw = path.read_bytes()
+        if str(path) == "-":
+            return _read_stream(sys.stdin.buffer, path, limit)
+        with path.open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISREG(info.st_mode):
+                if info.st_size > limit:
+                    raise _too_big(path, limit)
+                raw = handle.read(limit + 1)  # the file may have grown since fstat
+                if len(raw) > limit:
+                    raise _too_big(path, limit)
+                return raw
+            return _read_stream(handle, path, limit)
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from err
-    return parse_sbom(raw, path, input_format)
+
+
+def _read_stream(handle: BinaryIO, path: Path, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = handle.read(min(_CHUNK, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise _too_big(path, limit)
 
 
 def parse_sbom(
@@ -110,6 +150,15 @@ def _decode(raw: bytes, label: str) -> str:
         ) from err
 
 
+def _check_tree(data: object, label: str) -> None:
+    """Refuse NaN/Infinity, duplicate keys, oversized numbers, lone surrogates and
+    nesting deeper than :data:`MAX_DEPTH`, naming the key path."""
+    found = find_problem(data, MAX_DEPTH)
+    if found is not None:
+        path, problem = found
+        raise InputError(f"{label}: {format_path(path)}: {problem}")
+
+
 def _mismatch(label: str, input_format: str, what: str) -> InputError:
     return InputError(f"{label}: not {input_format} as requested: {what}")
 
@@ -118,12 +167,12 @@ def _from_json(
     text: str, raw: bytes, path: Path | None, label: str, input_format: str | None
 ) -> SbomDocument:
     try:
-        data = json.loads(text)
+        data = loads_json(text)
     except json.JSONDecodeError as err:
         raise InputError(f"{label}: line {err.lineno} column {err.colno}: {err.msg}") from err
     except RecursionError as err:
         raise InputError(f"{label}: JSON nested too deeply") from err
-    check_json_depth(data, label)
+    _check_tree(data, label)
     from bomguard.sbom.spdx2_json import Spdx2Json
     from bomguard.sbom.spdx3_jsonld import Spdx3JsonLd
 
@@ -193,7 +242,7 @@ def _from_yaml(text: str, path: Path | None, label: str, input_format: str | Non
             "JSON/YAML/tag-value/RDF, SPDX 3 JSON-LD)"
         )
     data = load_yaml(text, label)
-    check_json_depth(data, label)
+    _check_tree(data, label)
     if Spdx2Json.sniff(data):
         return Spdx2Yaml(data, path, text.encode("utf-8"))
     if isinstance(data, dict) and "bomFormat" in data:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import os
 import re
@@ -116,7 +117,13 @@ def dump_json(data: object, indent: str | None) -> bytes:
     """JSON text in the input's style: its indentation, or one line if it was one line."""
     if indent is None:
         return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-    return (json.dumps(data, indent=indent, ensure_ascii=False) + "\n").encode("utf-8")
+    # json.dumps with an indent joins a list of every token (millions of small strings
+    # for a large SBOM: several times the output's size); write them to a buffer instead.
+    buffer = io.StringIO()
+    for chunk in json.JSONEncoder(indent=indent, ensure_ascii=False).iterencode(data):
+        buffer.write(chunk)
+    buffer.write("\n")
+    return buffer.getvalue().encode("utf-8")
 
 
 def check_json_depth(value: object, label: str) -> None:

@@ -9,12 +9,13 @@ provenance URL to its ``externalRefs`` (see :mod:`bomguard.sbom._spdx2`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bomguard._strict import oversized_int
 from bomguard.errors import InputError
 from bomguard.models import Component
 from bomguard.sbom._common import (
@@ -71,6 +72,29 @@ class _YamlLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def _construct_int(self, node: yaml.ScalarNode) -> Any:
+        value = self.construct_scalar(node)
+        if isinstance(value, str):
+            too_long = oversized_int(value.replace("_", ""))
+            if too_long is not None:
+                return too_long
+        return self.construct_yaml_int(node)
+
+
+_YamlLoader.add_constructor("tag:yaml.org,2002:int", _YamlLoader._construct_int)
 
 
 class _YamlDumper(yaml.SafeDumper):

@@ -272,9 +272,12 @@ class _Client:
             cache = DiskCache(options.cache_dir, on_tampered=self._tampered)
             self.cache = cache if cache.usable else None  # no key: no disk cache
         self.mirror = Mirror.open(options.mirror) if options.mirror is not None else None
-        verify: ssl.SSLContext | bool = True
-        if options.cert is not None:
-            verify = ssl.create_default_context(cafile=str(options.cert))
+        # One TLS context for every shard: building one reads the CA bundle (~30 ms).
+        verify = (
+            ssl.create_default_context(cafile=str(options.cert))
+            if options.cert is not None
+            else httpx.create_ssl_context(trust_env=True)
+        )
         auth = _IndexAuth(options.use_netrc, (options.index_url, *options.extra_index_urls))
         http2 = _has_h2()
 

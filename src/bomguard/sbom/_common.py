@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -114,9 +113,9 @@ def json_indent(raw: bytes) -> str | None:
 
 def dump_json(data: object, indent: str | None) -> bytes:
     """JSON text in the input's style: its indentation, or one line if it was one line."""
-    if indent is None:
-        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-    return (json.dumps(data, indent=indent, ensure_ascii=False) + "\n").encode("utf-8")
+    from bomguard._fastjson import dumps
+
+    return dumps(data, indent)
 
 
 def check_json_depth(value: object, label: str) -> None:

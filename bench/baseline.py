@@ -122,18 +122,20 @@ def cli_baseline(files: Sequence[RealFile], runs: int, cli: str) -> dict[str, An
 # -- bomguard on the same files --------------------------------------------------------
 
 
-def _pool_init(raw_root: bytes) -> None:
+def _pool_init(raw_root: bytes, parent: int) -> None:
     from bomguard.verify import batch
     from bomguard.verify.trust import TrustRoot
 
     digest = hashlib.sha256(raw_root).hexdigest()
-    batch._init_worker(TrustRoot("embedded", "production", digest, raw_root))
+    batch._init_worker(TrustRoot("embedded", "production", digest, raw_root), parent)
 
 
 def _pool_verify(job: Any) -> str:
     from bomguard.verify import batch
 
-    return str(batch._verify_in_worker(job)["status"])
+    result = batch._verify_in_worker(job)
+    # A FileVerdict tuple; older trees returned the cache's JSON form.
+    return str(result["status"]) if isinstance(result, dict) else str(result[0].value)
 
 
 def bomguard_on_real(files: Sequence[RealFile], copies: int) -> dict[str, Any]:
@@ -159,7 +161,7 @@ def bomguard_on_real(files: Sequence[RealFile], copies: int) -> dict[str, Any]:
     pool_jobs = [VerifyJob(f.provenance, f.filename, f.sha256, DigestSource.INDEX) for f in jobs]
     started = time.perf_counter()
     with ProcessPoolExecutor(
-        max_workers=min(workers, 8), initializer=_pool_init, initargs=(root.raw,)
+        max_workers=min(workers, 8), initializer=_pool_init, initargs=(root.raw, os.getpid())
     ) as pool:
         chunk = max(1, len(pool_jobs) // (workers * 8))
         statuses = list(pool.map(_pool_verify, pool_jobs, chunksize=chunk))

@@ -31,6 +31,7 @@ from typing import Any
 
 from bomguard._cachekey import cache_key
 from bomguard.models import AttestationResult, DigestSource, Identity, Status
+from bomguard.verify._intern import Interner
 from bomguard.verify.trust import TrustRoot
 from bomguard.verify.verifier import FileVerdict, ProvenanceVerifier
 
@@ -286,6 +287,7 @@ def verify_batch(
     ``on_tampered`` hears of every cache entry that did not authenticate (and was dropped).
     """
     cache = _ResultCache(cache_dir, on_tampered)
+    shared = Interner()
     keys = [job.key(trust_root) for job in jobs]
     results: dict[str, FileVerdict] = {}
     todo: dict[str, VerifyJob] = {}
@@ -294,7 +296,7 @@ def verify_batch(
             continue
         hit = cache.get(key, job.filename)
         if hit is not None:
-            results[key] = hit
+            results[key] = shared.verdict(hit)
         else:
             todo[key] = job
     size = _pool_size(len(todo), workers)
@@ -305,7 +307,7 @@ def verify_batch(
             for key, loaded in zip(
                 todo, pool.map(_verify_in_worker, todo.values(), chunksize=chunk), strict=True
             ):
-                results[key] = loaded
+                results[key] = shared.verdict(loaded)
                 cache.put(key, loaded)
                 if on_done is not None:
                     on_done(todo[key].filename)
@@ -355,6 +357,7 @@ class VerifyStream:
         self.workers = workers
         self.on_done = on_done
         self.results: dict[str, FileVerdict] = {}
+        self.shared = Interner()
         self.futures: dict[str, tuple[VerifyJob, Future[list[FileVerdict]], int]] = {}
         self.pending: dict[str, VerifyJob] = {}
         self.pool: ProcessPoolExecutor | None = None
@@ -371,7 +374,7 @@ class VerifyStream:
             return
         hit = self.cache.get(key, job.filename)
         if hit is not None:
-            self.results[key] = hit
+            self.results[key] = self.shared.verdict(hit)
             return
         self.pending[key] = job
         if len(self.pending) >= SUBMIT_BATCH:
@@ -409,7 +412,7 @@ class VerifyStream:
             self._flush()
             for key, (job, future, position) in self.futures.items():
                 loaded = future.result()[position]
-                self.results[key] = loaded
+                self.results[key] = self.shared.verdict(loaded)
                 self.cache.put(key, loaded)
                 if self.on_done is not None:
                     self.on_done(job.filename)

@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -96,19 +95,23 @@ def real_sample(work: Path) -> list[RealFile]:
 
 def cli_baseline(files: Sequence[RealFile], runs: int, cli: str) -> dict[str, Any]:
     """Time ``runs`` sequential CLI invocations, one file each (cycling through ``files``)."""
+    import measure
+
     times = []
+    rss = []
     failures = []
     for i in range(runs):
         f = files[i % len(files)]
         command = [cli, "verify", "attestation", "--offline", "--identity", f.identity, str(f.dist)]
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        times.append(time.perf_counter() - started)
+        done = measure.run(command, sample=False)
+        times.append(done.wall)
+        rss.append(done.max_rss_mib)
         if done.returncode != 0:
             failures.append(f"{f.fixture}: {done.stderr.strip().splitlines()[-1:]}")
     total = sum(times)
     return {
         "runs": runs,
+        "max_rss_mib": statistics.median(rss),
         "distinct_files": len(files),
         "failures": failures,
         "total_s": total,

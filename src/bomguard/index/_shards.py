@@ -25,23 +25,37 @@ SHARD_SIZE = 4
 
 
 class ShardedClient:
-    """``ceil(connections / SHARD_SIZE)`` httpx clients, each with its share of the
-    connections; requests are spread by the number each has in flight."""
+    """Up to ``ceil(connections / SHARD_SIZE)`` httpx clients, each with its share of the
+    connections; a request goes to the open shard with the fewest requests in flight, and
+    another shard is opened only when every open one is full (so a run that makes no
+    request, from a mirror, builds no client and imports no transport)."""
 
     def __init__(self, connections: int, factory: Callable[[int], httpx.AsyncClient]) -> None:
         """``factory(n)`` builds one shard allowed ``n`` connections."""
         connections = max(1, connections)
         count = -(-connections // SHARD_SIZE)
-        sizes = [connections // count + (1 if i < connections % count else 0) for i in range(count)]
-        self.clients = [factory(size) for size in sizes]
-        self.in_flight = [0] * count
+        self.sizes = [
+            connections // count + (1 if i < connections % count else 0) for i in range(count)
+        ]
+        self.factory = factory
+        self.clients: list[httpx.AsyncClient] = []
+        self.in_flight: list[int] = []
+
+    def _pick(self) -> int:
+        if self.clients:
+            shard = min(range(len(self.clients)), key=self.in_flight.__getitem__)
+            if self.in_flight[shard] < self.sizes[shard] or len(self.clients) == len(self.sizes):
+                return shard
+        self.clients.append(self.factory(self.sizes[len(self.clients)]))
+        self.in_flight.append(0)
+        return len(self.clients) - 1
 
     @contextlib.asynccontextmanager
     async def stream(
         self, method: str, url: str, *, headers: dict[str, str]
     ) -> AsyncIterator[httpx.Response]:
         """``httpx.AsyncClient.stream`` on the least busy shard."""
-        shard = min(range(len(self.clients)), key=self.in_flight.__getitem__)
+        shard = self._pick()
         self.in_flight[shard] += 1
         try:
             async with self.clients[shard].stream(method, url, headers=headers) as response:

@@ -272,12 +272,17 @@ class _Client:
             cache = DiskCache(options.cache_dir, on_tampered=self._tampered)
             self.cache = cache if cache.usable else None  # no key: no disk cache
         self.mirror = Mirror.open(options.mirror) if options.mirror is not None else None
-        # One TLS context for every shard: building one reads the CA bundle (~30 ms).
-        verify = (
-            ssl.create_default_context(cafile=str(options.cert))
-            if options.cert is not None
-            else httpx.create_ssl_context(trust_env=True)
-        )
+        # One TLS context for every shard (building one reads the CA bundle, ~30 ms); the
+        # default one is made with the first shard, a --cert one at once.
+        tls: list[ssl.SSLContext] = []
+        if options.cert is not None:
+            tls.append(ssl.create_default_context(cafile=str(options.cert)))
+
+        def verify() -> ssl.SSLContext:
+            if not tls:
+                tls.append(httpx.create_ssl_context(trust_env=True))
+            return tls[0]
+
         auth = _IndexAuth(options.use_netrc, (options.index_url, *options.extra_index_urls))
         http2 = _has_h2()
 
@@ -293,7 +298,7 @@ class _Client:
                     max_keepalive_connections=connections,
                 ),
                 trust_env=True,
-                verify=verify,
+                verify=verify(),
                 http2=http2,
                 auth=auth,
             )

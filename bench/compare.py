@@ -37,22 +37,22 @@ def markdown(before: dict[str, Any], after: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| components | run | before s | after s | before peak RSS MiB | after peak RSS MiB |",
-        "|---:|---|---:|---:|---:|---:|",
+        "| components | run | before wall s | after wall s | before CPU s | after CPU s "
+        "| before peak RSS MiB | after peak RSS MiB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for size in sorted(after.get("sizes", []), key=lambda s: s["components"]):
         n = size["components"]
         for run in size["runs"]:
-            prior = report._run(before, n, run["run"])
+            prior = report._run(before, n, run["run"]) or {}
+
+            def pair(key: str, digits: int, run: dict[str, Any] = run, prior: Any = prior) -> str:
+                was = f"{prior[key]:.{digits}f}" if key in prior else "-"
+                return f"{was} | {run[key]:.{digits}f}"
+
             lines.append(
-                f"| {n:,} | {run['run']} | {prior['wall']:.2f} | {run['wall']:.2f} "
-                if prior
-                else f"| {n:,} | {run['run']} | - | {run['wall']:.2f} "
-            )
-            lines[-1] += (
-                f"| {prior['max_rss_mib']:.0f} | {run['max_rss_mib']:.0f} |"
-                if prior
-                else f"| - | {run['max_rss_mib']:.0f} |"
+                f"| {n:,} | {run['run']} | {pair('wall', 2)} | {pair('cpu', 2)} "
+                f"| {pair('max_rss_mib', 0)} |"
             )
     return "\n".join(lines) + "\n"
 

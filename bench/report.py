@@ -209,6 +209,15 @@ def scaling_table(results: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _load(machine: dict[str, Any]) -> str:
+    """The machine's load averages at the start and end of the run, when recorded."""
+    start, end = machine.get("loadavg_start"), machine.get("loadavg_end")
+    if not start:
+        return ""
+    text = f" Load average (1 min) {start[0]:.1f} at the start"
+    return text + (f", {end[0]:.1f} at the end." if end else ".")
+
+
 def _mark(met: bool | None) -> str:
     return {True: "met", False: "**not met**", None: "not measured"}[met]
 
@@ -219,7 +228,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"Run {results['started']} on {machine['cpus']} CPUs, Python {machine['python']}; "
         f"index latency {settings['latency_s'] * 1000:.0f} ms per request; "
-        f"concurrency {settings['concurrency'] or 'bomguard default'}; seed {settings['seed']}.",
+        f"concurrency {settings['concurrency'] or 'bomguard default'}; seed {settings['seed']}."
+        + _load(machine),
         "",
     ]
     if results.get("sizes"):

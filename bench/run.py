@@ -351,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            # A shared machine: how loaded it was when the run started (and ended, below).
+            "loadavg_start": os.getloadavg(),
         },
         "settings": {
             "sizes": args.sizes,
@@ -412,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             log(f"scratch kept in {scratch}")
     results["seconds"] = time.perf_counter() - started
+    results["machine"]["loadavg_end"] = os.getloadavg()
     results["targets"] = report.targets(results)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -96,19 +95,23 @@ def real_sample(work: Path) -> list[RealFile]:
 
 def cli_baseline(files: Sequence[RealFile], runs: int, cli: str) -> dict[str, Any]:
     """Time ``runs`` sequential CLI invocations, one file each (cycling through ``files``)."""
+    import measure
+
     times = []
+    rss = []
     failures = []
     for i in range(runs):
         f = files[i % len(files)]
         command = [cli, "verify", "attestation", "--offline", "--identity", f.identity, str(f.dist)]
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        times.append(time.perf_counter() - started)
+        done = measure.run(command, sample=False)
+        times.append(done.wall)
+        rss.append(done.max_rss_mib)
         if done.returncode != 0:
             failures.append(f"{f.fixture}: {done.stderr.strip().splitlines()[-1:]}")
     total = sum(times)
     return {
         "runs": runs,
+        "max_rss_mib": statistics.median(rss),
         "distinct_files": len(files),
         "failures": failures,
         "total_s": total,
@@ -122,18 +125,20 @@ def cli_baseline(files: Sequence[RealFile], runs: int, cli: str) -> dict[str, An
 # -- bomguard on the same files --------------------------------------------------------
 
 
-def _pool_init(raw_root: bytes) -> None:
+def _pool_init(raw_root: bytes, parent: int) -> None:
     from bomguard.verify import batch
     from bomguard.verify.trust import TrustRoot
 
     digest = hashlib.sha256(raw_root).hexdigest()
-    batch._init_worker(TrustRoot("embedded", "production", digest, raw_root))
+    batch._init_worker(TrustRoot("embedded", "production", digest, raw_root), parent)
 
 
 def _pool_verify(job: Any) -> str:
     from bomguard.verify import batch
 
-    return str(batch._verify_in_worker(job)["status"])
+    result = batch._verify_in_worker(job)
+    # A FileVerdict tuple; older trees returned the cache's JSON form.
+    return str(result["status"]) if isinstance(result, dict) else str(result[0].value)
 
 
 def bomguard_on_real(files: Sequence[RealFile], copies: int) -> dict[str, Any]:
@@ -159,7 +164,7 @@ def bomguard_on_real(files: Sequence[RealFile], copies: int) -> dict[str, Any]:
     pool_jobs = [VerifyJob(f.provenance, f.filename, f.sha256, DigestSource.INDEX) for f in jobs]
     started = time.perf_counter()
     with ProcessPoolExecutor(
-        max_workers=min(workers, 8), initializer=_pool_init, initargs=(root.raw,)
+        max_workers=min(workers, 8), initializer=_pool_init, initargs=(root.raw, os.getpid())
     ) as pool:
         chunk = max(1, len(pool_jobs) // (workers * 8))
         statuses = list(pool.map(_pool_verify, pool_jobs, chunksize=chunk))

@@ -180,7 +180,7 @@ def index_options(func: Callable[..., None]) -> Callable[..., None]:
         ),
         click.option(
             "--concurrency",
-            default=16,
+            default=64,
             show_default=True,
             type=click.IntRange(1, 256),
             help="HTTP requests in flight at once.",

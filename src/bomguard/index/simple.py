@@ -1,6 +1,7 @@
 """A PEP 503/691 index client with PEP 740 provenance (the Integrity API).
 
-One shared async httpx client, bounded concurrency, one project-page fetch per project,
+One shared async httpx client (in small connection pools, :mod:`._shards`), bounded
+concurrency, one project-page fetch per project,
 retries with backoff on 429/5xx/connection errors. Every failure becomes an ``unknown``
 file or release with a reason; nothing here ever turns a failure into ``absent``.
 """
@@ -29,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 from bomguard import __version__
 from bomguard.distname import parse_dist_filename
 from bomguard.errors import InputError
+from bomguard.index._shards import ShardedClient
 from bomguard.index.cache import CachedPage, DiskCache, fresh_until
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
 from bomguard.index.mirror import Mirror, MirrorError
@@ -81,7 +83,7 @@ class IndexOptions:
     """How to talk to the index."""
 
     index_url: str = DEFAULT_INDEX_URL
-    concurrency: int = 16
+    concurrency: int = 64
     timeout: float = 30.0
     retries: int = 3
     backoff: float = 0.5
@@ -271,24 +273,39 @@ class _Client:
             cache = DiskCache(options.cache_dir, on_tampered=self._tampered)
             self.cache = cache if cache.usable else None  # no key: no disk cache
         self.mirror = Mirror.open(options.mirror) if options.mirror is not None else None
-        verify: ssl.SSLContext | bool = True
+        # One TLS context for every shard (building one reads the CA bundle, ~30 ms); the
+        # default one is made with the first shard, a --cert one at once.
+        tls: list[ssl.SSLContext] = []
         if options.cert is not None:
-            verify = ssl.create_default_context(cafile=str(options.cert))
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(options.timeout),
-            follow_redirects=False,
-            headers={"User-Agent": f"bomguard/{__version__}"},
-            limits=httpx.Limits(
-                max_connections=max(1, options.concurrency),
-                # httpx keeps only 20 idle connections by default: above that every
-                # request would close one connection and open another.
-                max_keepalive_connections=max(1, options.concurrency),
-            ),
-            trust_env=True,
-            verify=verify,
-            http2=_has_h2(),
-            auth=_IndexAuth(options.use_netrc, (options.index_url, *options.extra_index_urls)),
-        )
+            tls.append(ssl.create_default_context(cafile=str(options.cert)))
+
+        def verify() -> ssl.SSLContext:
+            if not tls:
+                tls.append(httpx.create_ssl_context(trust_env=True))
+            return tls[0]
+
+        auth = _IndexAuth(options.use_netrc, (options.index_url, *options.extra_index_urls))
+        http2 = _has_h2()
+
+        def shard(connections: int) -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                timeout=httpx.Timeout(options.timeout),
+                follow_redirects=False,
+                headers={"User-Agent": f"bomguard/{__version__}"},
+                limits=httpx.Limits(
+                    max_connections=connections,
+                    # httpx keeps only 20 idle connections by default: above that every
+                    # request would close one connection and open another.
+                    max_keepalive_connections=connections,
+                ),
+                trust_env=True,
+                verify=verify(),
+                http2=http2,
+                auth=auth,
+            )
+
+        # Several small pools: one httpx pool's cost per request grows with its size.
+        self.http = ShardedClient(max(1, options.concurrency), shard)
 
     def _notify(self, event: str, detail: str) -> None:
         if self.observer is not None:

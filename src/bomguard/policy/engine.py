@@ -71,6 +71,9 @@ class CompiledRule:
 @functools.cache
 def _parser() -> Any:
     """cel-python's parser: every engine's expressions are parsed and checked with it."""
+    from bomguard.policy._celparser import prepare
+
+    prepare()  # the grammar's parser, built once per user (see _celparser)
     # celpy raises the recursion limit when an Environment is made; never lower it.
     limit = sys.getrecursionlimit()
     env = celpy.Environment(runner_class=celpy.InterpretedRunner)

@@ -97,6 +97,9 @@ class CelPythonEngine(Engine):
     name = "python"
 
     def __init__(self) -> None:
+        from bomguard.policy._celparser import prepare
+
+        prepare()  # the grammar's parser, built once per user (see _celparser)
         # celpy raises the recursion limit when an Environment is made; never lower it.
         limit = sys.getrecursionlimit()
         self.env = celpy.Environment(runner_class=celpy.InterpretedRunner)

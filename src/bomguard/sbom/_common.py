@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import io
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -115,15 +113,9 @@ def json_indent(raw: bytes) -> str | None:
 
 def dump_json(data: object, indent: str | None) -> bytes:
     """JSON text in the input's style: its indentation, or one line if it was one line."""
-    if indent is None:
-        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-    # json.dumps with an indent joins a list of every token (millions of small strings
-    # for a large SBOM: several times the output's size); write them to a buffer instead.
-    buffer = io.StringIO()
-    for chunk in json.JSONEncoder(indent=indent, ensure_ascii=False).iterencode(data):
-        buffer.write(chunk)
-    buffer.write("\n")
-    return buffer.getvalue().encode("utf-8")
+    from bomguard._fastjson import dumps
+
+    return dumps(data, indent)
 
 
 def check_json_depth(value: object, label: str) -> None:

@@ -92,10 +92,11 @@ class ProvenanceVerifier:
     """Verifies provenance objects against one trust root (reusable, not thread-safe)."""
 
     def __init__(self, trust_root: TrustRoot) -> None:
-        from sigstore.verify import Verifier
+        from bomguard.verify._memo import MemoVerifier
 
         self.trust_root = trust_root
-        self._verifier = Verifier(trusted_root=trust_root.load())  # type: ignore[arg-type]
+        # sigstore's Verifier, each certificate's chain checked once (see _memo).
+        self._verifier = MemoVerifier(trusted_root=trust_root.load())
 
     def verify(
         self,

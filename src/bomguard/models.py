@@ -185,6 +185,8 @@ class DriftSource(StrEnum):
     PIN = "pin"
     RELEASE = "release"
     """The release itself: its files or bundles disagree among themselves."""
+    STORE = "store"
+    """The identity history of the evidence store: what the fleet has seen before."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,6 +204,12 @@ def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes
     is_flag=True,
     help="Validate the enriched SBOM against its official schema before writing it.",
 )
+@click.option(
+    "--no-store-history",
+    is_flag=True,
+    help="Neither record verified identities in the store nor expect the identity the store "
+    "has seen for a project again (the 'store' drift source).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Per-component detail and tracebacks.")
 def enrich(
     sbom: Path,
@@ -223,6 +229,7 @@ def enrich(
     cel_engine: str,
     embed_evidence: bool | None,
     validate_output: bool,
+    no_store_history: bool,
     verbose: bool,
     hash_files: bool,
     max_file_bytes: int | None,
@@ -265,6 +272,7 @@ def enrich(
         input_format=input_format,
         cel_engine=cel_engine,
         embed_evidence=embed_evidence,
+        store_history=not no_store_history,
     )
     progress = Progress(sys.stderr.isatty())
     try:

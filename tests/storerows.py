@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +77,34 @@ class Rows:
             "SELECT project, version, filename, record, sbom, first_seen, last_seen, mac"
             " FROM history ORDER BY project, version, filename, sbom"
         )
+
+
+PG_ENV = "BOMGUARD_TEST_PG"
+
+
+def pg_database() -> Iterator[str]:
+    """A fresh database on the test PostgreSQL server (``BOMGUARD_TEST_PG``), dropped after.
+
+    Skipped with the reason when the variable is unset, except in CI (``CI=true``), where
+    the PostgreSQL tests are required: ``.ci/run`` starts the server.
+    """
+    import os
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import pytest
+
+    dsn = os.environ.get(PG_ENV)
+    if not dsn:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{PG_ENV} is not set: CI must run the PostgreSQL tests (.ci/run)")
+        pytest.skip(f"no PostgreSQL server: set {PG_ENV} to a DSN (.ci/postgres.sh starts one)")
+    import psycopg
+
+    name = f"bomguard_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(dsn)
+    yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

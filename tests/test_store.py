@@ -278,3 +278,86 @@ def test_a_damaged_sqlite_store_is_a_clear_operational_error(
         )
         == 0
     )
+
+
+def _components(path: Path) -> dict[str, dict[str, str]]:
+    """Each component's bomguard properties, less the drift bookkeeping (which sources
+    were checked depends on what history the store held when the run began)."""
+    doc = json.loads(path.read_text())
+    return {
+        c["name"]: {k: v for k, v in props(c).items() if not k.startswith("bomguard:drift:")}
+        for c in doc["components"]
+    }
+
+
+def test_eight_processes_share_one_store_and_verify_each_file_once(
+    index_server, sig, store, tmp_path
+):
+    import subprocess
+    import sys
+
+    sigstore, root = sig
+    projects = [f"fleet-pkg-{i}" for i in range(12)]
+    for i, name in enumerate(projects):
+        filename = f"{name.replace('-', '_')}-1.0.tar.gz"
+        content = f"{name} 1.0\n".encode()
+        defect = Defect.BAD_SIGNATURE if i == 5 else None
+        identity = GitHubIdentity(repository=f"fleet/{name}")
+        index_server.add_file(
+            name,
+            filename,
+            content=content,
+            provenance=sigstore.mint_provenance(filename, _sha(content), identity, defect=defect),
+        )
+    # Eight SBOMs of eight projects each, every one overlapping its neighbours.
+    sboms = []
+    for n in range(8):
+        doc = cdx([pypi(projects[(n + k) % 12], "1.0") for k in range(8)])
+        doc["serialNumber"] = f"urn:uuid:00000000-0000-4000-8000-{n:012d}"
+        sboms.append(write_json(tmp_path / f"app-{n}.json", doc))
+    worker = str(Path(__file__).parent / "store_worker.py")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def start(sbom: Path, out: Path, location: str) -> subprocess.Popen[str]:
+        args = [sys.executable, worker, str(sbom), str(out), location, index_server.index_url]
+        return subprocess.Popen(
+            [*args, str(root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    running = [start(s, tmp_path / f"out-{i}.json", store) for i, s in enumerate(sboms)]
+    verified: list[str] = []
+    for process in running:
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr
+        verified += json.loads(stdout)["verified"]
+
+    files = sorted(f"{p.replace('-', '_')}-1.0.tar.gz" for p in projects)
+    assert sorted(verified) == files  # every file verified once, by one process
+    assert index_server.count("/integrity/") == len(files)  # and fetched once
+    with Rows(store) as rows:
+        assert rows.count("verify") == len(files)
+        assert rows.count("provenance") == len(files)
+        history = rows.history()
+        registered = rows.sql(
+            "SELECT sbom, project FROM sboms WHERE status NOT LIKE ?", ("drift:%",)
+        )
+    # Every verified file of every SBOM is in the history (the invalid one is not).
+    expected = {
+        (projects[(n + k) % 12], f"app-{n}.json")
+        for n in range(8)
+        for k in range(8)
+        if (n + k) % 12 != 5
+    }
+    assert {(r[0], r[4].split(" ")[0]) for r in history} == expected
+    assert len(registered) == 64
+
+    # Every output is the one a lone run without any store writes.
+    lone = [start(s, tmp_path / f"lone-{i}.json", "-") for i, s in enumerate(sboms)]
+    for i, process in enumerate(lone):
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr
+        assert _components(tmp_path / f"out-{i}.json") == _components(tmp_path / f"lone-{i}.json")

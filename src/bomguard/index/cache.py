@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ __all__ = [
 
 MAX_FRESH_SECONDS = 24 * 3600
 """The longest a project page is used without asking the index again."""
+CLAIM_WAIT = 60.0
+"""How long a run waits for provenance another run sharing the store is fetching."""
 
 Tampered = Callable[[str], None]
 """Called with one sentence naming a dropped entry (kind, URL or file) and its problem."""
@@ -139,6 +142,7 @@ class StoreCache:
         self.store = store
         self.on_tampered = on_tampered
         self.revalidate = revalidate
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def _get(
         self, kind: str, parts: dict[str, str], what: str
@@ -175,6 +179,32 @@ class StoreCache:
         parts = self._provenance_parts(origin, filename, sha256)
         found = self._get(_PROVENANCE, parts, f"for {filename} (from {origin})")
         return found[1] if found is not None else None
+
+    async def await_provenance(self, origin: str, filename: str, sha256: str) -> bytes | None:
+        """Provenance another run sharing the store claimed to fetch, once it is stored.
+
+        ``None`` at once when no one else holds the claim (this run takes it and fetches),
+        or when the other run does not deliver within :data:`CLAIM_WAIT` seconds.
+        """
+        import asyncio
+
+        claim = "fetch:" + row_key(origin, filename, sha256)
+        if await asyncio.to_thread(self.store.claim, claim, self.owner, CLAIM_WAIT):
+            # Ours now; the run that held it before may have stored it meanwhile.
+            return await asyncio.to_thread(self.get_provenance, origin, filename, sha256)
+        deadline = time.monotonic() + CLAIM_WAIT
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            hit = await asyncio.to_thread(self.get_provenance, origin, filename, sha256)
+            if hit is not None:
+                return hit
+            if await asyncio.to_thread(self.store.claim, claim, self.owner, CLAIM_WAIT):
+                return None  # the other run gave up (or died): fetch it here
+        return None
+
+    def give_up_provenance(self, origin: str, filename: str, sha256: str) -> None:
+        """This run could not fetch it: let a waiting run try."""
+        self.store.release("fetch:" + row_key(origin, filename, sha256), self.owner)
 
     def put_provenance(self, origin: str, filename: str, sha256: str, body: bytes) -> None:
         """Store provenance fetched for a file whose sha256 is known."""

@@ -628,6 +628,11 @@ class _Client:
             hit = await asyncio.to_thread(
                 self.cache.get_provenance, origin, page_file.filename, page_file.sha256
             )
+            if hit is None:
+                # Another run sharing the store may be fetching it right now: wait for it.
+                hit = await self.cache.await_provenance(
+                    origin, page_file.filename, page_file.sha256
+                )
             if hit is not None:
                 return replace(base, state=FetchState.PRESENT, provenance=hit)
         self._notify("provenance", page_file.filename)
@@ -640,14 +645,22 @@ class _Client:
                 reason = "provenance access disabled by the index (HTTP 403)"
             else:
                 reason = f"provenance fetch failed: {failure.reason}"
+            await self._give_up(origin, page_file)
             return replace(base, reason=reason)
         try:
             json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
+            await self._give_up(origin, page_file)
             return replace(base, reason="provenance response is truncated or not JSON")
         if self.cache is not None and page_file.sha256:
             self.cache.put_provenance(origin, page_file.filename, page_file.sha256, body)
         return replace(base, state=FetchState.PRESENT, provenance=body)
+
+    async def _give_up(self, origin: str, page_file: _PageFile) -> None:
+        if self.cache is not None and page_file.sha256:
+            await asyncio.to_thread(
+                self.cache.give_up_provenance, origin, page_file.filename, page_file.sha256
+            )
 
     async def release(self, request: ReleaseRequest) -> ReleaseFetch:
         index_url = request.index_url or self.options.index_url

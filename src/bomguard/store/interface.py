@@ -150,6 +150,10 @@ class Store(ABC):
         """Take the claim on ``key`` (or an expired one); ``False`` if someone holds it."""
 
     @abstractmethod
+    def _release(self, key: str, owner: str) -> None:
+        """Give up ``owner``'s claim on ``key``."""
+
+    @abstractmethod
     def sbom_rows(self) -> list[SbomRow]:
         """Every SBOM registration and drift event, for ``bomguard inventory``."""
 
@@ -274,6 +278,11 @@ class Store(ABC):
             return self._claim(key, owner, ttl)
         except Exception:
             return True  # cannot tell: do the work (a duplicate, never a wrong result)
+
+    def release(self, key: str, owner: str) -> None:
+        """Give a claim up (the work failed): whoever waits for it takes it over."""
+        with contextlib.suppress(Exception):
+            self._release(key, owner)
 
     # -- the writer thread -------------------------------------------------------
 

@@ -200,6 +200,9 @@ class PostgresStore(Store):
         )
         return bool(found and found[0][0] == 1)
 
+    def _release(self, key: str, owner: str) -> None:
+        self._run("DELETE FROM claims WHERE key=%s AND owner=%s", (key, owner))
+
     def sbom_rows(self) -> list[SbomRow]:
         found = self._run(
             "SELECT sbom, project, version, status, detail, seen FROM sboms"

@@ -167,6 +167,10 @@ class SqliteStore(Store):
             )
             return cursor.rowcount == 1
 
+    def _release(self, key: str, owner: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM claims WHERE key=? AND owner=?", (key, owner))
+
     def sbom_rows(self) -> list[SbomRow]:
         with self._lock:
             found = self._db.execute(

@@ -284,7 +284,12 @@ def verify_batch(
         if hit is not None:
             results[key] = hit
         elif cache.claim(key):
-            todo[key] = job
+            # Ours now; the run that held the claim before may have stored it meanwhile.
+            again = cache.get(key, job.filename)
+            if again is not None:
+                results[key] = again
+            else:
+                todo[key] = job
         else:
             others[key] = job  # another run sharing the store is verifying it
     _verify_todo(trust_root, todo, results, cache, workers, on_done)

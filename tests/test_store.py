@@ -166,6 +166,27 @@ def test_the_fleet_history_catches_a_publisher_change_in_a_new_sbom(
     _, _, off = _enrich(index_server, root, tmp_path, store, "app-c", "1.1", "--no-store-history")
     assert off["drift"] == []
 
+    # The security team's view over the store.
+    capsys.readouterr()
+    inventory = ["inventory", "--store", store]
+    assert run_cli([*inventory, "drift", "--format", "json"]) == 0
+    (event,) = json.loads(capsys.readouterr().out)
+    assert (event["project"], event["version"], event["source"]) == (PROJECT, "1.1", "store")
+    assert event["sboms"].startswith("app-b.json")  # app-c ran with the history off
+    assert "mallory/evil" in event["change"]
+    assert run_cli([*inventory, "contains", "--project", "Octo_Pkg", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "sbom,project,version,status"
+    # app-c ran with --no-store-history: not recorded at all.
+    assert [line.split(",")[2:] for line in lines[1:]] == [["1.0", "verified"], ["1.1", "verified"]]
+    assert run_cli([*inventory, "contains", "--project", PROJECT, "--version", "1.0"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 2 and table[1].startswith("app-a.json") and "verified" in table[1]
+    assert run_cli([*inventory, "coverage", "--format", "json"]) == 0
+    coverage = {r["sbom"].split(" ")[0]: r for r in json.loads(capsys.readouterr().out)}
+    assert coverage["(fleet)"]["components"] == "2"
+    assert coverage["(fleet)"]["coverage"] == "100.0%"
+
 
 def test_a_planted_history_row_sets_no_expectation(index_server, sig, store, tmp_path, capsys):
     sigstore, root = sig

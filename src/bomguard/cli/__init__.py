@@ -4,7 +4,8 @@ Exit codes: 0 policy passed · 1 policy failed · 2 usage or input error · 3 op
 error that prevented a verdict. The report (the enriched SBOM) goes to ``-o`` or stdout;
 progress and problems go to stderr.
 
-One module per command (:mod:`.enrich`, :mod:`.fetch`, :mod:`.verify`, :mod:`.policy`),
+One module per command (:mod:`.enrich`, :mod:`.fetch`, :mod:`.verify`, :mod:`.policy`,
+:mod:`.inventory`),
 imported only when that command runs, so ``bomguard --help`` stays fast; what they share
 (index options, progress, exit codes) is in :mod:`._common`.
 """
@@ -55,6 +56,11 @@ class _LazyGroup(click.Group):
             "bomguard.cli.fetch",
             "fetch",
             "Fetch the pages and provenance SBOM needs into a mirror, for offline runs.",
+        ),
+        "inventory": (
+            "bomguard.cli.inventory",
+            "inventory",
+            "Report on the store: SBOMs containing a project, coverage, drift seen.",
         ),
         "policy": (
             "bomguard.cli.policy",

@@ -382,3 +382,37 @@ def test_eight_processes_share_one_store_and_verify_each_file_once(
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr
         assert _components(tmp_path / f"out-{i}.json") == _components(tmp_path / f"lone-{i}.json")
+
+
+def test_a_304_rewrites_only_freshness_and_revalidate_always_asks(
+    index_server, sig, tmp_path, fleet_key
+):
+    sigstore, root = sig
+    index_server.add_file(
+        PROJECT,
+        SDIST,
+        content=SDIST_BYTES,
+        provenance=sigstore.mint_provenance(SDIST, _sha(SDIST_BYTES), HONEST),
+    )
+    store = str(tmp_path / "s.sqlite3")
+    _enrich(index_server, root, tmp_path, store, "a", "1.0")
+    with Rows(store) as rows:
+        page_before = rows.entries("pages")
+        fresh_before = rows.entries("fresh")
+    index_server.reset_log()
+    _enrich(index_server, root, tmp_path, store, "a", "1.0")
+    page_requests = [r for r in index_server.requests if r.path.startswith("/simple/")]
+    assert len(page_requests) == 1 and "if-none-match" in page_requests[0].headers
+    with Rows(store) as rows:
+        assert rows.entries("pages") == page_before  # the 304 did not rewrite the page
+        assert rows.entries("fresh") != fresh_before  # only its freshness row
+
+    # An index that says max-age: not asked again, unless --revalidate.
+    index_server.fault(f"/simple/{PROJECT}/", headers={"Cache-Control": "max-age=600"})
+    _enrich(index_server, root, tmp_path, store, "a", "1.0")
+    index_server.reset_log()
+    _, again, _ = _enrich(index_server, root, tmp_path, store, "a", "1.0")
+    assert again["bomguard:provenance:status"] == "verified"
+    assert index_server.requests == []
+    _enrich(index_server, root, tmp_path, store, "a", "1.0", "--revalidate")
+    assert index_server.count(f"/simple/{PROJECT}/") == 1

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -416,3 +417,46 @@ def test_a_304_rewrites_only_freshness_and_revalidate_always_asks(
     assert index_server.requests == []
     _enrich(index_server, root, tmp_path, store, "a", "1.0", "--revalidate")
     assert index_server.count(f"/simple/{PROJECT}/") == 1
+
+
+def test_many_sboms_in_one_run_fetch_and_verify_each_file_once(index_server, sig, tmp_path):
+    sigstore, root = sig
+    projects = [f"many-pkg-{i}" for i in range(5)]
+    for i, name in enumerate(projects):
+        filename = f"{name.replace('-', '_')}-1.0.tar.gz"
+        content = f"{name}\n".encode()
+        defect = Defect.BAD_SIGNATURE if i == 4 else None
+        index_server.add_file(
+            name,
+            filename,
+            content=content,
+            provenance=sigstore.mint_provenance(
+                filename, _sha(content), GitHubIdentity(repository=f"org/{name}"), defect=defect
+            ),
+        )
+    sboms = [
+        write_json(tmp_path / f"{n}.json", cdx([pypi(p, "1.0") for p in chosen]))
+        for n, chosen in (("a", projects[:3]), ("b", projects[1:4]), ("c", projects[2:]))
+    ]
+    out = tmp_path / "out"
+    base = ["enrich", *map(str, sboms), "--index-url", index_server.index_url]
+    base += ["--trust-root", str(root), "--drift-depth", "0"]
+    assert run_cli([*base[:3], *base[4:]]) == 2  # two SBOMs without --out-dir: usage error
+    assert run_cli([*base, "--out-dir", str(out), "--no-cache"]) == 1  # c holds the invalid one
+    assert index_server.count("/integrity/") == len(projects)  # each file once, for all three
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(Path(s["sbom"]).name, s["verdict"]) for s in summary["sboms"]] == [
+        ("a.json", "pass"),
+        ("b.json", "pass"),
+        ("c.json", "fail"),
+    ]
+    assert (summary["passed"], summary["failed"]) == (2, 1)
+    for sbom in sboms:
+        enriched = json.loads((out / sbom.name).read_text())
+        assert {props(c)["bomguard:provenance:status"] for c in enriched["components"]} <= {
+            "verified",
+            "invalid",
+        }
+        verdict = json.loads((out / f"{sbom.name}.verdict.json").read_text())
+        assert verdict["sbom"] == str(sbom)
+    assert not list(Path(tempfile.gettempdir()).glob("bomguard-run-*"))

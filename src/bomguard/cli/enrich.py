@@ -94,13 +94,19 @@ def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes
 
 
 @click.command()
-@click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sboms", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "-o",
     "--output",
     default="-",
     show_default=True,
     help="Where to write the enriched SBOM ('-' for stdout).",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Enrich several SBOMs in one run (each distinct file fetched and verified once): "
+    "DIR/NAME, DIR/NAME.verdict.json per SBOM and DIR/summary.json.",
 )
 @click.option(
     "--in-place",
@@ -212,8 +218,9 @@ def _verdict_json(result: Any, sbom: Path, drift: list[dict[str, Any]]) -> bytes
 )
 @click.option("-v", "--verbose", is_flag=True, help="Per-component detail and tracebacks.")
 def enrich(
-    sbom: Path,
+    sboms: tuple[Path, ...],
     output: str,
+    out_dir: Path | None,
     in_place: bool,
     policies: Sequence[Path],
     verdict_path: Path | None,
@@ -242,6 +249,13 @@ def enrich(
     from bomguard.pipeline import EnrichOptions
     from bomguard.pipeline import enrich as run
 
+    many = len(sboms) > 1 or out_dir is not None
+    if many and (out_dir is None or in_place or output != "-" or verdict_path or reports):
+        raise click.UsageError(
+            "several SBOMs need --out-dir DIR (outputs DIR/NAME and DIR/NAME.verdict.json); "
+            "-o, --in-place, --verdict and --report are for one SBOM"
+        )
+    sbom = sboms[0]
     if hash_files and mirror is not None:
         raise click.UsageError(
             "--hash-files downloads from the index; it cannot be used with --mirror"
@@ -275,6 +289,15 @@ def enrich(
         store_history=not no_store_history,
     )
     progress = Progress(sys.stderr.isatty())
+    if many:
+        from bomguard.cli._many import enrich_many
+
+        assert out_dir is not None
+        try:
+            passed = enrich_many(sboms, out_dir, options, progress, _verdict_json, _drift_entries)
+        finally:
+            progress.close()
+        sys.exit(EXIT_PASS if passed else EXIT_FAIL)
     try:
         result = run(sbom, options, observer=progress)
     finally:

@@ -3,8 +3,8 @@
     python bench/fleet.py [--sboms 50] [--components 200] [--overlap 0.8] [--latency 0.05]
                           [--parallel 4] [--pg postgresql://...]
 
-SBOM ``k`` names the current release of ``overlap × components`` projects every SBOM
-shares plus its own ``(1 - overlap) × components``, from the bench data set
+SBOM ``k`` names the current release of ``overlap * components`` projects every SBOM
+shares plus its own ``(1 - overlap) * components``, from the bench data set
 (``bench/dataset.py``), served by the loopback index of ``bench/server.py`` with
 ``--latency`` per request. Every run is ``python -m bomguard enrich`` as a user runs it,
 with ``--drift-depth 0``. Measured, as mean seconds per SBOM:
@@ -13,8 +13,8 @@ with ``--drift-depth 0``. Measured, as mean seconds per SBOM:
   empty, then again;
 - ``shared sqlite``: all SBOMs one after another into one SQLite store (the first is cold,
   the rest find most files there), then ``shared sqlite warm`` (all again);
-- ``shared sqlite ×P`` / ``shared postgresql ×P``: a fresh store, ``--parallel`` processes
-  at once until every SBOM is done (wall time ÷ SBOMs);
+- ``shared sqlite, P processes`` / ``shared postgresql, P processes``: a fresh store,
+  ``--parallel`` processes at once until every SBOM is done (wall time / SBOMs);
 - the store's size per 1,000 files (SQLite file after the shared run).
 
 Prints a Markdown table and writes ``bench/results/fleet.json``. Not part of the tests.
@@ -86,8 +86,20 @@ def enrich(
 ) -> float:
     out = work / f"{sbom.stem}.{time.monotonic_ns()}.out.json"
     command = [
-        sys.executable, "-m", "bomguard", "enrich", str(sbom), "-o", str(out),
-        "--index-url", index, "--trust-root", str(root), "--drift-depth", "0", *store,
+        sys.executable,
+        "-m",
+        "bomguard",
+        "enrich",
+        str(sbom),
+        "-o",
+        str(out),
+        "--index-url",
+        index,
+        "--trust-root",
+        str(root),
+        "--drift-depth",
+        "0",
+        *store,
     ]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -116,8 +128,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bomguard-fleet-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOMGUARD_")}
     env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [os.environ.get(SRC_ENV) or str(BENCH.parent / "src"),
-                      env.get("PYTHONPATH")])
+        filter(None, [os.environ.get(SRC_ENV) or str(BENCH.parent / "src"), env.get("PYTHONPATH")])
     )
     key = scratch / "fleet-key"
     key.write_text(os.urandom(32).hex())
@@ -139,8 +150,7 @@ def main() -> int:
         def parallel(label: str, store: list[str]) -> None:
             started = time.perf_counter()
             with ThreadPoolExecutor(args.parallel) as pool:
-                list(pool.map(lambda s: enrich(s, store, env, index.url, root, scratch),
-                              sboms))
+                list(pool.map(lambda s: enrich(s, store, env, index.url, root, scratch), sboms))
             rows[label] = (time.perf_counter() - started) / len(sboms)
             log(f"{label}: {rows[label]:.2f} s per SBOM (wall / SBOMs)")
 
@@ -149,10 +159,11 @@ def main() -> int:
             sequential("separate caches, cold", separate)
             sequential("separate caches, warm", separate)
         store = scratch / "shared.sqlite3"
-        sequential("one shared SQLite store, one after another", [["--store", str(store)]]
-                   * len(sboms))
+        sequential(
+            "one shared SQLite store, one after another", [["--store", str(store)]] * len(sboms)
+        )
         sequential("one shared SQLite store, warm", [["--store", str(store)]] * len(sboms))
-        conn_files = sum(1 for _ in data.components(total)) and index.files
+        conn_files = index.files
         import sqlite3
 
         with sqlite3.connect(store) as db:
@@ -163,15 +174,23 @@ def main() -> int:
         size = store.stat().st_size
         per_1000 = size / max(1, provenance) * 1000 / 2**20
         log(f"store: {size / 2**20:.1f} MiB for {provenance} files: {per_1000:.2f} MiB / 1,000")
-        parallel(f"one shared SQLite store, {args.parallel} processes",
-                 ["--store", str(scratch / "parallel.sqlite3")])
+        parallel(
+            f"one shared SQLite store, {args.parallel} processes",
+            ["--store", str(scratch / "parallel.sqlite3")],
+        )
         if args.pg:
-            parallel(f"one shared PostgreSQL store, {args.parallel} processes",
-                     ["--store", args.pg])
+            parallel(
+                f"one shared PostgreSQL store, {args.parallel} processes", ["--store", args.pg]
+            )
     result = {
-        "sboms": args.sboms, "components": args.components, "overlap": args.overlap,
-        "latency": args.latency, "distinct_components": total, "index_files": conn_files,
-        "per_sbom_s": rows, "store_mib_per_1000_files": per_1000,
+        "sboms": args.sboms,
+        "components": args.components,
+        "overlap": args.overlap,
+        "latency": args.latency,
+        "distinct_components": total,
+        "index_files": conn_files,
+        "per_sbom_s": rows,
+        "store_mib_per_1000_files": per_1000,
     }
     out = BENCH / "results"
     out.mkdir(exist_ok=True)

@@ -204,8 +204,18 @@ def test_a_planted_history_row_sets_no_expectation(index_server, sig, store, tmp
     record = json.dumps({"publisher:kind": "github", "publisher:repository": "octo/pkg"})
     with Rows(store) as rows:
         rows.sql(
-            "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (PROJECT, "0.9", "octo_pkg-0.9.tar.gz", record, "x.json", 1.0, 2.0, "00" * 32),
+            "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                PROJECT,
+                "0.9",
+                "octo_pkg-0.9.tar.gz",
+                record,
+                hashlib.sha256(record.encode()).hexdigest(),
+                "x.json",
+                1.0,
+                2.0,
+                "00" * 32,
+            ),
         )
     capsys.readouterr()
     _, _, verdict = _enrich(index_server, root, tmp_path, store, "app", "1.0")

@@ -60,6 +60,11 @@ Row = tuple[str, str, str, bytes | None]
 """``(kind, key, meta, body)`` as a backend stores it."""
 
 
+def record_sha256(record: str) -> str:
+    """What the history's primary key holds instead of the (long) identity record."""
+    return hashlib.sha256(record.encode("utf-8")).hexdigest()
+
+
 class StoreError(OperationalError):
     """The store cannot be opened or used (exit 3). The message never holds credentials."""
 

@@ -24,6 +24,7 @@ from bomguard.store.interface import (
     SbomRow,
     Store,
     StoreError,
+    record_sha256,
 )
 from bomguard.store.schema import MIGRATIONS
 
@@ -143,8 +144,9 @@ class PostgresStore(Store):
                     )
                 if history:
                     cur.executemany(
-                        "INSERT INTO history VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (project, version, filename, record, sbom) DO UPDATE SET "
+                        "INSERT INTO history VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (project, version, filename, record_sha256, sbom) "
+                        "DO UPDATE SET "
                         "last_seen = GREATEST(history.last_seen, excluded.last_seen), "
                         "mac = excluded.mac",
                         [
@@ -153,6 +155,7 @@ class PostgresStore(Store):
                                 r.version,
                                 r.filename,
                                 r.record,
+                                record_sha256(r.record),
                                 r.sbom,
                                 r.first_seen,
                                 r.last_seen,
@@ -185,9 +188,9 @@ class PostgresStore(Store):
 
     def _delete_history(self, row: HistoryRow) -> None:
         self._run(
-            "DELETE FROM history WHERE project=%s AND version=%s AND filename=%s AND record=%s"
-            " AND sbom=%s",
-            (row.project, row.version, row.filename, row.record, row.sbom),
+            "DELETE FROM history WHERE project=%s AND version=%s AND filename=%s"
+            " AND record_sha256=%s AND sbom=%s",
+            (row.project, row.version, row.filename, record_sha256(row.record), row.sbom),
         )
 
     def _claim(self, key: str, owner: str, ttl: float) -> bool:

@@ -17,9 +17,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         " PRIMARY KEY (kind, key))",
         "CREATE TABLE IF NOT EXISTS history ("
         " project TEXT NOT NULL, version TEXT NOT NULL, filename TEXT NOT NULL,"
-        " record TEXT NOT NULL, sbom TEXT NOT NULL, first_seen {real} NOT NULL,"
-        " last_seen {real} NOT NULL, mac TEXT NOT NULL,"
-        " PRIMARY KEY (project, version, filename, record, sbom))",
+        " record TEXT NOT NULL, record_sha256 TEXT NOT NULL, sbom TEXT NOT NULL,"
+        " first_seen {real} NOT NULL, last_seen {real} NOT NULL, mac TEXT NOT NULL,"
+        " PRIMARY KEY (project, version, filename, record_sha256, sbom))",
         "CREATE TABLE IF NOT EXISTS sboms ("
         " sbom TEXT NOT NULL, project TEXT NOT NULL, version TEXT NOT NULL,"
         " status TEXT NOT NULL, detail TEXT NOT NULL, seen {real} NOT NULL,"

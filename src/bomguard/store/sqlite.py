@@ -20,6 +20,7 @@ from bomguard.store.interface import (
     SbomRow,
     Store,
     StoreError,
+    record_sha256,
 )
 from bomguard.store.schema import MIGRATIONS
 
@@ -102,8 +103,8 @@ class SqliteStore(Store):
                     rows,
                 )
                 db.executemany(
-                    "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (project, version, filename, record, sbom) DO UPDATE SET "
+                    "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (project, version, filename, record_sha256, sbom) DO UPDATE SET "
                     "last_seen = max(last_seen, excluded.last_seen), mac = excluded.mac",
                     [
                         (
@@ -111,6 +112,7 @@ class SqliteStore(Store):
                             r.version,
                             r.filename,
                             r.record,
+                            record_sha256(r.record),
                             r.sbom,
                             r.first_seen,
                             r.last_seen,
@@ -151,9 +153,9 @@ class SqliteStore(Store):
     def _delete_history(self, row: HistoryRow) -> None:
         with self._lock:
             self._db.execute(
-                "DELETE FROM history WHERE project=? AND version=? AND filename=? AND record=?"
-                " AND sbom=?",
-                (row.project, row.version, row.filename, row.record, row.sbom),
+                "DELETE FROM history WHERE project=? AND version=? AND filename=?"
+                " AND record_sha256=? AND sbom=?",
+                (row.project, row.version, row.filename, record_sha256(row.record), row.sbom),
             )
 
     def _claim(self, key: str, owner: str, ttl: float) -> bool:

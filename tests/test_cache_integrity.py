@@ -1,9 +1,9 @@
-"""The on-disk cache is authenticated: whoever can write the cache directory but not the
-per-user key cannot change a result, and is noticed.
+"""The store is authenticated: whoever can write the store's database but not the key
+cannot change a result, and is noticed.
 
-Each attack edits the cache files directly, as someone with write access to the cache
-directory would (a shared or restored CI cache), through ``bomguard enrich`` as a user runs
-it, against the loopback index, with attestations minted by the virtual Sigstore.
+Each attack edits the store's rows directly, as someone with write access to the store
+would (a shared or restored CI cache), through ``bomguard enrich`` as a user runs it,
+against the loopback index, with attestations minted by the virtual Sigstore.
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ from typing import Any
 import pytest
 from helpers import cdx, enrich_cli, props, pypi, write_json
 from indexserver import IndexServer
+from storerows import Rows
 from virtual_sigstore import Defect, GitHubIdentity, VirtualSigstore
 
-from bomguard.index import DiskCache
+from bomguard.index import StoreCache
+from bomguard.index.cache import row_key
+from bomguard.store import open_store
 
 PROJECT, VERSION = "octo-pkg", "1.0"
 FILENAME = "octo_pkg-1.0.tar.gz"
@@ -48,9 +51,14 @@ def _enrich(server: IndexServer, root: Path, tmp_path: Path, *extra: str) -> dic
     return props(json.loads(out.read_text())["components"][0])
 
 
-def _entry(cache: Path, kind: str) -> tuple[Path, dict[str, Any]]:
-    (path,) = (cache / kind).rglob("*.json")
-    return path, json.loads(path.read_text())
+def _entry(cache: Path, kind: str) -> tuple[str, dict[str, Any]]:
+    with Rows(cache) as rows:
+        return rows.entry(kind)
+
+
+def _put(cache: Path, kind: str, key: str, entry: dict[str, Any]) -> None:
+    with Rows(cache) as rows:
+        rows.put(kind, key, entry)
 
 
 def _with_body(entry: dict[str, Any], body: bytes) -> dict[str, Any]:
@@ -62,26 +70,36 @@ def _with_body(entry: dict[str, Any], body: bytes) -> dict[str, Any]:
     }
 
 
-def _edit_page(cache: Path, edit: Any, **fields: Any) -> None:
-    path, entry = _entry(cache, "pages")
+def _edit_page(cache: Path, edit: Any, fresh_until: float | None = None) -> None:
+    key, entry = _entry(cache, "pages")
     page = json.loads(base64.b64decode(entry["body"]))
     edit(page["files"][0])
-    path.write_text(json.dumps({**_with_body(entry, json.dumps(page).encode()), **fields}))
-
-
-def _provenance_path(cache: Path, origin: str, filename: str, sha256: str) -> Path:
-    """Where the cache keeps provenance (an attacker can compute it: no secret in it)."""
-    key = hashlib.sha256("\0".join((origin, filename, sha256)).encode()).hexdigest()
-    return cache / "provenance" / key[:2] / f"{key}.json"
+    body = json.dumps(page).encode()
+    _put(cache, "pages", key, _with_body(entry, body))
+    if fresh_until is not None:
+        # And the page's freshness row, bound to the new body, "fresh" for years.
+        fresh = {
+            "url": entry["url"],
+            "body_of": hashlib.sha256(body).hexdigest(),
+            "fresh_until": fresh_until,
+            "stored_at": time.time(),
+            "mac": "00" * 32,
+        }
+        _put(cache, "fresh", key, fresh)
 
 
 def _plant_provenance(cache: Path, origin: str, sha256: str, provenance: bytes) -> None:
-    """Copy the real provenance entry and make it another file's, with other provenance."""
-    template = json.loads(_provenance_path(cache, origin, FILENAME, SHA).read_text())
-    planted = {**_with_body(template, provenance), "sha256": sha256}
-    target = _provenance_path(cache, origin, FILENAME, sha256)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(planted))
+    """Copy the real provenance row and make it another file's, with other provenance.
+
+    The row key is no secret: anyone can compute it from the index, file name and digest.
+    """
+    with Rows(cache) as rows:
+        ((_, template, body),) = [
+            r for r in rows.entries("provenance") if r[0] == row_key(origin, FILENAME, SHA)
+        ]
+        entry = {**template, "body": base64.b64encode(body or b"").decode()}
+        planted = {**_with_body(entry, provenance), "sha256": sha256}
+        rows.put("provenance", row_key(origin, FILENAME, sha256), planted)
 
 
 def test_forged_page_and_planted_provenance_cannot_swap_the_publisher(
@@ -191,11 +209,14 @@ def test_freshness_beyond_the_cap_is_not_honoured(index_server, sigstore, tmp_pa
     assert _enrich(index_server, root, tmp_path)["bomguard:provenance:status"] == "verified"
     # Written with the key (a clock that was years ahead, an older bomguard, a bug): the
     # entry is authentic, but no page is used unasked for longer than a day.
-    disk = DiskCache(cache)
+    store = open_store(str(cache / "bomguard.sqlite3"))
+    assert store is not None
+    disk = StoreCache(store)
     url = index_server.project_url(PROJECT)
     page = disk.get_page(url)
     assert page is not None
     disk.put_page(replace(page, fresh_until=time.time() + TEN_YEARS))
+    store.close()
     # Meanwhile the index stopped advertising provenance for the file.
     index_server.add_file(PROJECT, FILENAME, content=CONTENT, provenance_key=False)
     index_server.reset_log()
@@ -216,7 +237,7 @@ def test_without_a_key_the_index_cache_is_not_used(index_server, sigstore, tmp_p
     for _ in range(2):
         assert _enrich(index_server, root, tmp_path)["bomguard:provenance:status"] == "verified"
     assert index_server.count("/integrity/") == 2
-    assert not list((tmp_path / "cache").rglob("*.json"))
+    assert not (tmp_path / "cache").exists()
 
 
 def test_a_verified_result_copied_over_an_invalid_one_is_dropped_with_a_warning(
@@ -235,11 +256,11 @@ def test_a_verified_result_copied_over_an_invalid_one_is_dropped_with_a_warning(
     index_server.add_file(PROJECT, wheel, content=wheel_bytes, provenance=bad)
     assert _enrich(index_server, root, tmp_path)["bomguard:provenance:status"] == "invalid"
 
-    entries = {}
-    for path in (cache / "verify").rglob("*.json"):
-        status = json.loads(json.loads(path.read_text())["payload"])["status"]
-        entries[status] = path
-    entries["invalid"].write_text(entries["verified"].read_text())
+    with Rows(cache) as rows:
+        entries = {}
+        for key, meta, _ in rows.entries("verify"):
+            entries[json.loads(meta["payload"])["status"]] = (key, meta)
+        rows.put("verify", entries["invalid"][0], entries["verified"][1])
     capsys.readouterr()
 
     again = _enrich(index_server, root, tmp_path)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from helpers import cdx, enrich_cli, props, pypi, run_cli, write_json
 from indexserver import IndexServer
+from storerows import Rows
 from virtual_sigstore import GitHubIdentity, VirtualSigstore
 
 import bomguard
@@ -105,11 +106,11 @@ def test_honest_bytes_verify_bound_to_the_download_and_are_cached(index_server, 
     code, warm = _enrich(index_server, root, tmp_path, *args, name="warm.json")
     assert (code, warm["bomguard:provenance:status"]) == (0, "verified")
     assert index_server.count("/files/") == 0
-    (entry,) = (tmp_path / "cache" / "digests").rglob("*.json")
-    stored = json.loads(entry.read_text())
+    with Rows(tmp_path / "cache") as rows:
+        ((_, stored, body),) = rows.entries("digests")
     assert stored["sha256"] == SHA
-    assert "body" not in stored
-    assert base64.b64encode(CONTENT[:64]).decode() not in entry.read_text()
+    assert body is None
+    assert base64.b64encode(CONTENT[:64]).decode() not in json.dumps(stored)
 
     # The library reports the digest source too.
     options = bomguard.EnrichOptions(
@@ -137,11 +138,7 @@ def test_a_tampered_digest_entry_is_dropped_and_the_file_downloaded_again(
     key = hashlib.sha256(
         "\0".join((index_server.base_url, index_server.file_url(FILENAME), SHA)).encode()
     ).hexdigest()
-    planted = tmp_path / "cache" / "digests" / key[:2] / f"{key}.json"
-    planted.parent.mkdir(parents=True)
     entry: dict[str, Any] = {
-        "format": 2,
-        "kind": "digests",
         "origin": index_server.base_url,
         "url": index_server.file_url(FILENAME),
         "expected_sha256": SHA,
@@ -149,7 +146,8 @@ def test_a_tampered_digest_entry_is_dropped_and_the_file_downloaded_again(
         "size": len(CONTENT),
         "mac": "00" * 32,
     }
-    planted.write_text(json.dumps(entry))
+    with Rows(tmp_path / "cache") as rows:
+        rows.put("digests", key, entry)
     capsys.readouterr()
     index_server.reset_log()
     _, again = _enrich(index_server, root, tmp_path, *cache)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import cdx, props, pypi, run_cli, write_json
 from indexserver import IndexServer, add_dist
+from storerows import Rows
 
 import bomguard
 from bomguard.index import IndexOptions, ReleaseRequest, fetch_releases
@@ -67,15 +68,13 @@ def test_corrupt_cache_entries_are_refetched_never_trusted(real_index, tmp_path)
     cache_dir = tmp_path / "cache"
     doc = cdx([pypi("sigstore", "3.6.1")])
     _run(server, tmp_path, doc, "--cache-dir", str(cache_dir))
-    entries = list((cache_dir / "provenance").rglob("*.json"))
-    assert len(entries) == 1
-    data = json.loads(entries[0].read_text())
-    body = bytearray(base64.b64decode(data["body"]))
-    body[200] ^= 0x01  # a flipped byte: the recorded digest no longer matches
-    data["body"] = base64.b64encode(bytes(body)).decode()
-    entries[0].write_text(json.dumps(data))
-    for page in (cache_dir / "pages").rglob("*.json"):
-        page.write_text(page.read_text()[:50])  # truncated
+    with Rows(cache_dir) as rows:
+        key, data = rows.entry("provenance")
+        body = bytearray(base64.b64decode(data["body"]))
+        body[200] ^= 0x01  # a flipped byte: the recorded digest no longer matches
+        rows.put("provenance", key, {**data, "body": base64.b64encode(bytes(body)).decode()})
+        for key, _, _ in rows.entries("pages"):
+            rows.sql("UPDATE entries SET meta = substr(meta, 1, 50) WHERE key = ?", (key,))
     server.reset_log()
     _, out = _run(server, tmp_path, doc, "--cache-dir", str(cache_dir))
     assert server.count("/integrity/") == 1

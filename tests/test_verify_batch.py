@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from indexserver import default_fixtures, read_publishers
+from storerows import Rows
 
 from bomguard.models import DigestSource, Status
 from bomguard.verify import load_trust_root
@@ -74,8 +75,8 @@ def test_results_are_cached_by_inputs_and_trust_root(tmp_path):
     assert len(verified) == len(jobs)
     assert {v[0] for v in third} == {Status.INVALID}
     # A corrupt cache entry is ignored and the file verified again.
-    for entry in (tmp_path / "verify").rglob("*.json"):
-        entry.write_text("{not json")
+    with Rows(tmp_path) as rows:
+        rows.sql("UPDATE entries SET meta = '{not json' WHERE kind = 'verify'")
     verified.clear()
     assert verify_batch(root, jobs, cache_dir=tmp_path, on_done=verified.append) == first
     assert len(verified) == len(jobs)
@@ -87,16 +88,18 @@ def test_a_planted_verified_result_is_not_trusted(tmp_path):
     good = _real_jobs()[0]
     bad = _tampered(good, 3)
     verify_batch(root, [good, bad], cache_dir=tmp_path)
-    entries = {p.stem: p for p in (tmp_path / "verify").rglob("*.json")}
-    good_entry = json.loads(entries[good.key(root)].read_text())
-    # Copy the good result over the bad one's entry, payload and all, and also try a
+    rows = Rows(tmp_path)
+    entries = {key: meta for key, meta, _ in rows.entries("verify")}
+    good_entry = entries[good.key(root)]
+    # Copy the good result over the bad one's row, payload and all, and also try a
     # payload rewritten in place.
-    entries[bad.key(root)].write_text(json.dumps(good_entry))
+    rows.put("verify", bad.key(root), good_entry)
     assert verify_batch(root, [bad], cache_dir=tmp_path)[0][0] is Status.INVALID
     forged = json.loads(good_entry["payload"])
     bad_entry = {"payload": json.dumps(forged, sort_keys=True), "mac": "00" * 32}
-    entries[bad.key(root)].write_text(json.dumps(bad_entry))
+    rows.put("verify", bad.key(root), bad_entry)
     assert verify_batch(root, [bad], cache_dir=tmp_path)[0][0] is Status.INVALID
+    rows.close()
 
 
 def test_verification_while_fetching_agrees_with_one_process(index_server, tmp_path):

@@ -187,6 +187,8 @@ class DriftSource(StrEnum):
     PIN = "pin"
     RELEASE = "release"
     """The release itself: its files or bundles disagree among themselves."""
+    STORE = "store"
+    """The identity history of the evidence store: what the fleet has seen before."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,7 @@ class DriftEvent:
             DriftSource.BASELINE: f"since the baseline ({self.since})",
             DriftSource.PIN: f"against the pin ({self.since})",
             DriftSource.RELEASE: "within the release",
+            DriftSource.STORE: f"since the fleet saw {self.since}",
         }[self.source]
         note = " (asserted by the index only)" if self.asserted_by_index else ""
         return f"{name} {version}: {what} {self.before or '∅'} → {self.after or '∅'} {where}{note}"

@@ -32,6 +32,7 @@ from bomguard.index import (
     fetch_mirror,
     fetch_releases,
     redact_url,
+    store_location,
 )
 from bomguard.models import (
     Component,
@@ -99,6 +100,9 @@ class EnrichOptions:
     embed_evidence: bool | None = None
     """Embed each provenance object in CycloneDX 1.6+ ``declarations`` (``None``: yes
     where the format has declarations). Without it the evidence links to the index."""
+    store_history: bool = True
+    """Record verified identities in the store, and expect the identity the store has seen
+    for a project again (the ``store`` drift source, when the store holds history)."""
 
 
 @dataclass
@@ -268,7 +272,7 @@ def fetch_and_verify(
     stream = VerifyStream(
         trust_root,
         expected=len(set(requests)) * 2,  # about 3 files a release; fewer when the SBOM names them
-        cache_dir=options.index.cache_dir,
+        store=store_location(options.index),
         workers=options.workers,
         on_done=done,
         on_tampered=tampered,
@@ -321,6 +325,7 @@ def _with_drift(
     options: EnrichOptions,
     baseline: dict[str, Expectation],
     pins: dict[str, list[Expectation]],
+    history: dict[str, Expectation] | None = None,
 ) -> ComponentEvidence:
     expectations: list[Expectation] = []
     unusable: list[str] = []
@@ -338,6 +343,8 @@ def _with_drift(
             expectations.append(got)
     if request.project in baseline:
         expectations.append(baseline[request.project])
+    if history and request.project in history:
+        expectations.append(history[request.project])
     events, checked = assess(
         evidence, expectations, pins.get(request.project, ()), version=request.version
     )
@@ -361,6 +368,14 @@ def _refuse_shared_bom_refs(sbom: Path, components: Sequence[Component]) -> None
                 f"{other.locator}; CycloneDX requires unique bom-refs, and bomguard's "
                 "evidence could not name its component"
             )
+
+
+def _tampered_to(observer: Observer | None) -> Callable[[str], None]:
+    def tampered(detail: str) -> None:
+        if observer is not None:
+            observer("cache-tampered", detail)
+
+    return tampered
 
 
 def _requests(
@@ -465,13 +480,25 @@ def enrich(
         list(requests.values()), options, observer, follow
     )
     embed = document.supports_declarations and options.embed_evidence is not False
+    location = store_location(options.index) if options.store_history else None
+    history = {}
+    if location is not None and requests:
+        from bomguard.store.history import history_expectations
+
+        history = history_expectations(
+            location, (r.project for r in requests.values()), _tampered_to(observer)
+        )
     for component in components:
         request = requests.get(component.locator)
         if request is not None:
             found = evidence_for(fetched[request], verdicts, keep=embed)
             evidence[component.locator] = _with_drift(
-                found, request, fetched, verdicts, options, baseline, pins
+                found, request, fetched, verdicts, options, baseline, pins, history
             )
+    if location is not None and requests:
+        from bomguard.store.history import record_run, sbom_label
+
+        record_run(location, components, evidence, sbom_label(document, sbom))
 
     graph = build_graph(components, document.relationships())
     ranks = load_snapshot()

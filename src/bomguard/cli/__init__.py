@@ -5,7 +5,7 @@ error that prevented a verdict. The report (the enriched SBOM) goes to ``-o`` or
 progress and problems go to stderr.
 
 One module per command (:mod:`.enrich`, :mod:`.fetch`, :mod:`.verify`, :mod:`.policy`,
-:mod:`.vsa`),
+:mod:`.vsa`, :mod:`.inventory`, ...),
 imported only when that command runs, so ``bomguard --help`` stays fast; what they share
 (index options, progress, exit codes) is in :mod:`._common`.
 """
@@ -72,6 +72,11 @@ class _LazyGroup(click.Group):
             "bomguard.cli.fetch",
             "fetch",
             "Fetch the pages and provenance SBOM needs into a mirror, for offline runs.",
+        ),
+        "inventory": (
+            "bomguard.cli.inventory",
+            "inventory",
+            "Report on the store: SBOMs containing a project, coverage, drift seen.",
         ),
         "policy": (
             "bomguard.cli.policy",

@@ -209,9 +209,24 @@ def index_options(func: Callable[..., None]) -> Callable[..., None]:
             "--cache-dir",
             type=click.Path(file_okay=False, path_type=Path),
             envvar="BOMGUARD_CACHE_DIR",
-            help="Cache directory (default: the user cache directory).",
+            help="Cache directory: the store is DIR/bomguard.sqlite3 (default: the user "
+            "cache directory).",
         ),
-        click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
+        click.option(
+            "--store",
+            envvar="BOMGUARD_STORE",
+            help="The evidence store: a SQLite file, or postgresql://... for a fleet (needs "
+            "BOMGUARD_STORE_KEY_FILE). Overrides --cache-dir.",
+        ),
+        click.option(
+            "--no-cache", is_flag=True, help="Use no store: neither read nor write the cache."
+        ),
+        click.option(
+            "--revalidate",
+            is_flag=True,
+            help="Ask the index about every stored project page, even one its Cache-Control "
+            "keeps fresh.",
+        ),
         click.option(
             "--cert",
             type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -233,13 +248,19 @@ def make_index_options(
     cache_dir: Path | None,
     no_cache: bool,
     cert: Path | None,
+    store: str | None = None,
+    revalidate: bool = False,
     mirror: Path | None = None,
     hash_files: bool = False,
     max_file_bytes: int | None = None,
 ) -> Any:
     from bomguard.index import MAX_FILE_BYTES, IndexOptions, default_cache_dir
 
-    cache = None if (no_cache or mirror is not None) else (cache_dir or default_cache_dir())
+    location: str | None = None
+    if not no_cache and mirror is None:
+        from bomguard.store import STORE_FILENAME
+
+        location = store or str((cache_dir or default_cache_dir()) / STORE_FILENAME)
     return IndexOptions(
         index_url=index_url,
         extra_index_urls=tuple(extra_index_urls),
@@ -247,7 +268,8 @@ def make_index_options(
         timeout=timeout,
         retries=retries,
         allowed_provenance_hosts=frozenset(h.lower() for h in allowed_hosts),
-        cache_dir=cache,
+        store=location,
+        revalidate=revalidate,
         mirror=mirror,
         cert=cert,
         hash_files=hash_files,

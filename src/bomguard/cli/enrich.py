@@ -124,13 +124,24 @@ def _explained_line(evidence: Any, label: str) -> str:
 
 
 @click.command()
-@click.argument("sbom", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.argument(
+    "sboms",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+)
 @click.option(
     "-o",
     "--output",
     default="-",
     show_default=True,
     help="Where to write the enriched SBOM ('-' for stdout).",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Enrich several SBOMs in one run (each distinct file fetched and verified once): "
+    "DIR/NAME, DIR/NAME.verdict.json per SBOM and DIR/summary.json.",
 )
 @click.option(
     "--in-place",
@@ -261,11 +272,18 @@ def _explained_line(evidence: Any, label: str) -> str:
     help="With --sign: a Sigstore ClientTrustConfig JSON naming the Fulcio and Rekor to "
     "sign with (a private Sigstore); default: Sigstore's own, refreshed over TUF.",
 )
+@click.option(
+    "--no-store-history",
+    is_flag=True,
+    help="Neither record verified identities in the store nor expect the identity the store "
+    "has seen for a project again (the 'store' drift source).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Per-component detail and tracebacks.")
 @output_options
 def enrich(
-    sbom: Path,
+    sboms: tuple[Path, ...],
     output: str,
+    out_dir: Path | None,
     in_place: bool,
     policies: Sequence[Path],
     verdict_path: Path | None,
@@ -281,6 +299,7 @@ def enrich(
     cel_engine: str,
     embed_evidence: bool | None,
     validate_output: bool,
+    no_store_history: bool,
     verbose: bool,
     hash_files: bool,
     max_file_bytes: int | None,
@@ -307,6 +326,21 @@ def enrich(
     from bomguard.pipeline import enrich as run
     from bomguard.sbom import MAX_SBOM_BYTES
 
+    many = len(sboms) > 1 or out_dir is not None
+    if many and (
+        out_dir is None
+        or in_place
+        or output != "-"
+        or verdict_path
+        or reports
+        or vsa_path
+        or any(is_stdio(s) for s in sboms)
+    ):
+        raise click.UsageError(
+            "several SBOMs need --out-dir DIR (outputs DIR/NAME and DIR/NAME.verdict.json); "
+            "-o, --in-place, --verdict, --report, --vsa and '-' (stdin) are for one SBOM"
+        )
+    sbom = sboms[0]
     if hash_files and mirror is not None:
         raise click.UsageError(
             "--hash-files downloads from the index; it cannot be used with --mirror"
@@ -349,8 +383,18 @@ def enrich(
         input_format=input_format,
         cel_engine=cel_engine,
         embed_evidence=embed_evidence,
+        store_history=not no_store_history,
     )
     progress = make_progress(quiet=quiet, no_progress=no_progress, no_color=no_color)
+    if many:
+        from bomguard.cli._many import enrich_many
+
+        assert out_dir is not None
+        try:
+            passed = enrich_many(sboms, out_dir, options, progress, _verdict_json, _drift_entries)
+        finally:
+            progress.close()
+        sys.exit(EXIT_PASS if passed else EXIT_FAIL)
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(sbom_from_stdin(MAX_SBOM_BYTES)) if from_stdin else sbom
         try:

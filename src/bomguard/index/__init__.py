@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bomguard.index.cache import DiskCache, default_cache_dir
+from bomguard.index.cache import StoreCache, default_cache_dir
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
 from bomguard.index.mirror import Mirror
 from bomguard.index.simple import (
@@ -13,21 +13,23 @@ from bomguard.index.simple import (
     fetch_releases,
     index_url_problem,
     redact_url,
+    store_location,
 )
 
 __all__ = [
     "DEFAULT_INDEX_URL",
     "MAX_FILE_BYTES",
-    "DiskCache",
     "FetchState",
     "FetchedFile",
     "IndexOptions",
     "Mirror",
     "ReleaseFetch",
     "ReleaseRequest",
+    "StoreCache",
     "default_cache_dir",
     "fetch_mirror",
     "fetch_releases",
     "index_url_problem",
     "redact_url",
+    "store_location",
 ]

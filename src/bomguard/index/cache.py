@@ -1,4 +1,4 @@
-"""An authenticated on-disk cache for project pages, provenance objects and file digests.
+"""The index's view of the evidence store: project pages, provenance and file digests.
 
 - Provenance is immutable once keyed by index origin + filename + sha256: a cached entry
   is used without any request.
@@ -8,45 +8,58 @@
 - A downloaded distribution file's sha256 (``--hash-files``) is stored under index
   origin + file URL + the sha256 it was expected to have; only the digest, never the bytes.
 
-Every entry carries an HMAC-SHA256, under the per-user key of :mod:`bomguard._cachekey`,
-over its kind, its key parts, its validators and freshness, and the sha256 of its body.
-An entry whose MAC, body or key parts do not check out is dropped, reported through
-``on_tampered`` and fetched again, never trusted. The freshness bound is enforced when an
-entry is read, not only when it is written. Without a key the cache is not usable at all
-(:attr:`DiskCache.usable`).
+Entries live in the store (:mod:`bomguard.store`) as authenticated rows: an HMAC-SHA256
+under the store key over their kind, their key parts, their validators and the sha256 of
+their body. A row whose MAC, body or key parts do not check out is dropped, reported through
+``on_tampered`` and fetched again, never trusted.
 
-Entries are written to a temporary file and renamed into place, so concurrent runs
-sharing a cache directory never see a half-written entry.
+A page's freshness is a row of its own (``fresh``), bound to the page's body sha256, so a
+304 rewrites only that small row, never the page. The freshness bound is enforced when it is
+read, not only when it is written. A page the index sent without ``Cache-Control`` is not
+fresh at all: it is revalidated (one conditional request) on every run, because a stale page
+can hide a yanked file or provenance the index stopped advertising. PyPI sends
+``max-age``; ``--revalidate`` asks again even then.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import hashlib
-import hmac
-import json
 import math
 import os
-import tempfile
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bomguard._cachekey import cache_key, mac
+if TYPE_CHECKING:
+    from bomguard.store import Store
 
-__all__ = ["MAX_FRESH_SECONDS", "CachedPage", "DiskCache", "default_cache_dir", "fresh_until"]
+__all__ = [
+    "MAX_FRESH_SECONDS",
+    "CachedPage",
+    "StoreCache",
+    "default_cache_dir",
+    "fresh_until",
+    "row_key",
+]
 
-_FORMAT = 2
 MAX_FRESH_SECONDS = 24 * 3600
 """The longest a project page is used without asking the index again."""
+CLAIM_WAIT = 60.0
+"""How long a run waits for provenance another run sharing the store is fetching."""
 
 Tampered = Callable[[str], None]
 """Called with one sentence naming a dropped entry (kind, URL or file) and its problem."""
 
-_PAGES, _PROVENANCE, _DIGESTS = "pages", "provenance", "digests"
-_LABEL = {_PAGES: "project page", _PROVENANCE: "provenance", _DIGESTS: "file digest"}
+_PAGES, _FRESH, _PROVENANCE, _DIGESTS = "pages", "fresh", "provenance", "digests"
+_LABEL = {
+    _PAGES: "project page",
+    _FRESH: "freshness of the project page",
+    _PROVENANCE: "provenance",
+    _DIGESTS: "file digest",
+}
 
 
 def default_cache_dir() -> Path:
@@ -111,127 +124,49 @@ def trusted_fresh_until(fresh: object, stored_at: object, now: float) -> float:
     return float(fresh)
 
 
-def _key(*parts: str) -> str:
+def row_key(*parts: str) -> str:
+    """The row key for an entry's key parts (no secret in it: anyone can compute it)."""
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
-def _signed_text(entry: dict[str, object]) -> str:
-    """What the MAC covers: every field but the MAC and the body (bound by its sha256)."""
-    signed = {k: v for k, v in entry.items() if k not in ("mac", "body")}
-    return json.dumps(signed, sort_keys=True, separators=(",", ":"))
+class StoreCache:
+    """The index client's cache calls, answered by a store; thread-safe.
 
-
-class _Dropped(Exception):
-    """An entry that exists but must not be trusted; the message says why."""
-
-
-class DiskCache:
-    """A cache directory; safe to share between concurrent processes.
-
-    ``key`` defaults to the per-user cache key; when there is none, :attr:`usable` is
-    false and every lookup misses.
+    Writes are queued to the store's writer thread; reads are plain lookups meant to be
+    run off the event loop (``asyncio.to_thread``).
     """
 
     def __init__(
-        self, root: Path, key: bytes | None = None, on_tampered: Tampered | None = None
+        self, store: Store, on_tampered: Tampered | None = None, revalidate: bool = False
     ) -> None:
-        self.root = root
-        self.key = key if key is not None else cache_key()
+        self.store = store
         self.on_tampered = on_tampered
-
-    @property
-    def usable(self) -> bool:
-        return self.key is not None
-
-    def _path(self, kind: str, parts: dict[str, str]) -> Path:
-        key = _key(*parts.values())
-        return self.root / kind / key[:2] / f"{key}.json"
-
-    def _mac(self, entry: dict[str, object]) -> str:
-        assert self.key is not None
-        return mac(self.key, "bomguard-cache", _signed_text(entry))
-
-    def _check(
-        self, kind: str, parts: dict[str, str], raw: bytes
-    ) -> tuple[dict[str, object], bytes | None] | None:
-        """The entry and its body if intact; ``None`` if from an older bomguard."""
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise _Dropped("is not JSON") from None
-        if not isinstance(data, dict):
-            raise _Dropped("is not a JSON object")
-        fmt = data.get("format")
-        if isinstance(fmt, int) and not isinstance(fmt, bool) and 0 < fmt < _FORMAT:
-            return None  # written by an older bomguard: not trusted, not suspicious
-        tag = data.get("mac")
-        if fmt != _FORMAT or not isinstance(tag, str):
-            raise _Dropped("has no MAC")
-        if not hmac.compare_digest(tag, self._mac(data)):
-            raise _Dropped("has a MAC that does not match its contents")
-        if data.get("kind") != kind or any(data.get(k) != v for k, v in parts.items()):
-            raise _Dropped("was moved from another entry")
-        if kind == _DIGESTS:
-            return data, None  # a digest entry has no body
-        encoded, digest = data.get("body"), data.get("body_sha256")
-        if not isinstance(encoded, str):
-            raise _Dropped("has no body")
-        try:
-            body = base64.b64decode(encoded, validate=True)
-        except ValueError:
-            raise _Dropped("has a body that is not base64") from None
-        if not isinstance(digest, str) or hashlib.sha256(body).hexdigest() != digest:
-            raise _Dropped("has a body that does not match its recorded sha256")
-        return data, body
+        self.revalidate = revalidate
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def _get(
         self, kind: str, parts: dict[str, str], what: str
     ) -> tuple[dict[str, object], bytes | None] | None:
-        if self.key is None:
+        found = self.store.get(
+            kind, row_key(*parts.values()), f"the cached {_LABEL[kind]} {what}", self.on_tampered
+        )
+        if found is None:
             return None
-        path = self._path(kind, parts)
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            return None
-        try:
-            return self._check(kind, parts, raw)
-        except _Dropped as problem:
-            with contextlib.suppress(OSError):
-                path.unlink()
+        data, body = found
+        if any(data.get(k) != v for k, v in parts.items()):
+            # Authentic, but another entry's: only a copy between keys does this.
             if self.on_tampered is not None:
                 self.on_tampered(
-                    f"the cached {_LABEL[kind]} {what} {problem}; dropped and fetched again"
+                    f"the cached {_LABEL[kind]} {what} was moved from another entry; "
+                    "dropped and fetched again"
                 )
             return None
+        return data, body
 
     def _put(
         self, kind: str, parts: dict[str, str], fields: dict[str, object], body: bytes | None
     ) -> None:
-        if self.key is None:
-            return
-        entry: dict[str, object] = {"format": _FORMAT, "kind": kind, **parts, **fields}
-        if body is not None:
-            entry["body_sha256"] = hashlib.sha256(body).hexdigest()
-        entry["mac"] = self._mac(entry)
-        if body is not None:
-            entry["body"] = base64.b64encode(body).decode("ascii")
-        self._write(self._path(kind, parts), entry)
-
-    def _write(self, path: Path, data: dict[str, object]) -> None:
-        tmp: Path | None = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            tmp = Path(name)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(json.dumps(data).encode("utf-8"))
-            tmp.replace(path)
-        except OSError:
-            # A cache that cannot be written is only slower, never wrong.
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+        self.store.put(kind, row_key(*parts.values()), {**parts, **fields}, body)
 
     # -- provenance ------------------------------------------------------------------
 
@@ -240,10 +175,36 @@ class DiskCache:
         return {"origin": origin, "filename": filename, "sha256": sha256}
 
     def get_provenance(self, origin: str, filename: str, sha256: str) -> bytes | None:
-        """Cached provenance for this file of this index, if whole and authentic."""
+        """Stored provenance for this file of this index, if whole and authentic."""
         parts = self._provenance_parts(origin, filename, sha256)
         found = self._get(_PROVENANCE, parts, f"for {filename} (from {origin})")
         return found[1] if found is not None else None
+
+    async def await_provenance(self, origin: str, filename: str, sha256: str) -> bytes | None:
+        """Provenance another run sharing the store claimed to fetch, once it is stored.
+
+        ``None`` at once when no one else holds the claim (this run takes it and fetches),
+        or when the other run does not deliver within :data:`CLAIM_WAIT` seconds.
+        """
+        import asyncio
+
+        claim = "fetch:" + row_key(origin, filename, sha256)
+        if await asyncio.to_thread(self.store.claim, claim, self.owner, CLAIM_WAIT):
+            # Ours now; the run that held it before may have stored it meanwhile.
+            return await asyncio.to_thread(self.get_provenance, origin, filename, sha256)
+        deadline = time.monotonic() + CLAIM_WAIT
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            hit = await asyncio.to_thread(self.get_provenance, origin, filename, sha256)
+            if hit is not None:
+                return hit
+            if await asyncio.to_thread(self.store.claim, claim, self.owner, CLAIM_WAIT):
+                return None  # the other run gave up (or died): fetch it here
+        return None
+
+    def give_up_provenance(self, origin: str, filename: str, sha256: str) -> None:
+        """This run could not fetch it: let a waiting run try."""
+        self.store.release("fetch:" + row_key(origin, filename, sha256), self.owner)
 
     def put_provenance(self, origin: str, filename: str, sha256: str, body: bytes) -> None:
         """Store provenance fetched for a file whose sha256 is known."""
@@ -252,26 +213,31 @@ class DiskCache:
     # -- project pages ---------------------------------------------------------------
 
     def get_page(self, url: str) -> CachedPage | None:
-        """A cached project page (to revalidate before use unless still fresh)."""
+        """A stored project page (to revalidate before use unless still fresh)."""
         found = self._get(_PAGES, {"url": url}, url)
         if found is None:
             return None
         data, body = found
-        assert body is not None  # a page entry always has one (else it is dropped)
+        if body is None:
+            return None
         etag, modified = data.get("etag"), data.get("last_modified")
+        fresh = 0.0
+        freshness = None if self.revalidate else self._get(_FRESH, {"url": url}, url)
+        if freshness is not None and freshness[0].get("body_of") == data.get("body_sha256"):
+            fresh = trusted_fresh_until(
+                freshness[0].get("fresh_until"), freshness[0].get("stored_at"), time.time()
+            )
         return CachedPage(
             url=url,
             body=body,
             content_type=str(data.get("content_type", "")),
             etag=etag if isinstance(etag, str) else None,
             last_modified=modified if isinstance(modified, str) else None,
-            fresh_until=trusted_fresh_until(
-                data.get("fresh_until"), data.get("stored_at"), time.time()
-            ),
+            fresh_until=fresh,
         )
 
     def put_page(self, page: CachedPage) -> None:
-        """Store a project page with its validators or freshness (only pages that have one).
+        """Store a project page with its validators and freshness (only pages that have one).
 
         The freshness is stored as given; reading enforces :data:`MAX_FRESH_SECONDS`.
         """
@@ -281,10 +247,18 @@ class DiskCache:
             "content_type": page.content_type,
             "etag": page.etag,
             "last_modified": page.last_modified,
+        }
+        self._put(_PAGES, {"url": page.url}, fields, page.body)
+        self.touch_page(page)
+
+    def touch_page(self, page: CachedPage) -> None:
+        """Record a revalidated page's new freshness (a 304): the page itself stays."""
+        fields: dict[str, object] = {
+            "body_of": hashlib.sha256(page.body).hexdigest(),
             "fresh_until": page.fresh_until,
             "stored_at": time.time(),
         }
-        self._put(_PAGES, {"url": page.url}, fields, page.body)
+        self._put(_FRESH, {"url": page.url}, fields, None)
 
     # -- downloaded files' digests ----------------------------------------------------
 
@@ -293,7 +267,7 @@ class DiskCache:
         return {"origin": origin, "url": url, "expected_sha256": expected}
 
     def get_digest(self, origin: str, url: str, expected: str) -> str | None:
-        """The sha256 computed earlier over the bytes ``url`` served, if cached."""
+        """The sha256 computed earlier over the bytes ``url`` served, if stored."""
         found = self._get(_DIGESTS, self._digest_parts(origin, url, expected), url)
         if found is None:
             return None

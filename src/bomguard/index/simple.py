@@ -31,7 +31,7 @@ from bomguard import __version__
 from bomguard.distname import parse_dist_filename
 from bomguard.errors import InputError
 from bomguard.index._shards import ShardedClient
-from bomguard.index.cache import CachedPage, DiskCache, fresh_until
+from bomguard.index.cache import CachedPage, StoreCache, fresh_until
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
 from bomguard.index.mirror import Mirror, MirrorError
 
@@ -92,7 +92,12 @@ class IndexOptions:
     max_provenance_bytes: int = 16 * 1024 * 1024
     allowed_provenance_hosts: frozenset[str] = field(default_factory=frozenset)
     cache_dir: Path | None = None
-    """On-disk cache (provenance kept forever, pages revalidated); ``None``: no cache."""
+    """A cache directory: the store is ``cache_dir/bomguard.sqlite3`` (unless ``store``)."""
+    store: str | None = None
+    """The evidence store: a SQLite file path or a ``postgresql://`` DSN (provenance and
+    results kept for good, pages revalidated). With neither this nor ``cache_dir``: none."""
+    revalidate: bool = False
+    """Ask the index about every stored page, even one its ``Cache-Control`` keeps fresh."""
     mirror: Path | None = None
     """Read pages and provenance from a ``bomguard fetch`` directory: no network at all."""
     cert: Path | None = None
@@ -112,6 +117,19 @@ class IndexOptions:
             problem = index_url_problem(url)
             if problem is not None:
                 raise InputError(f"index URL {redact_url(url)!r} {problem}")
+
+
+def store_location(options: IndexOptions) -> str | None:
+    """Where the store is for ``options`` (``None``: no store)."""
+    if options.mirror is not None:
+        return None
+    if options.store is not None:
+        return options.store
+    if options.cache_dir is not None:
+        from bomguard.store import STORE_FILENAME
+
+        return str(options.cache_dir / STORE_FILENAME)
+    return None
 
 
 def redact_url(url: str) -> str:
@@ -268,10 +286,14 @@ class _Client:
         self.observer = observer
         self.limit = asyncio.Semaphore(max(1, options.concurrency))
         self.pages: dict[tuple[str, str], asyncio.Task[list[_PageFile]]] = {}
-        self.cache: DiskCache | None = None
-        if options.cache_dir is not None:
-            cache = DiskCache(options.cache_dir, on_tampered=self._tampered)
-            self.cache = cache if cache.usable else None  # no key: no disk cache
+        self.cache: StoreCache | None = None
+        location = store_location(options)
+        if location is not None:
+            from bomguard.store import shared_store
+
+            store = shared_store(location)  # no key: no store
+            if store is not None:
+                self.cache = StoreCache(store, self._tampered, options.revalidate)
         self.mirror = Mirror.open(options.mirror) if options.mirror is not None else None
         # One TLS context for every shard (building one reads the CA bundle, ~30 ms); the
         # default one is made with the first shard, a --cert one at once.
@@ -428,7 +450,11 @@ class _Client:
                 return self._parse_json(self.mirror.page(project), url)
             except MirrorError as err:
                 raise _Failure(str(err), 0) from err
-        cached = self.cache.get_page(redact_url(url)) if self.cache is not None else None
+        cached = (
+            await asyncio.to_thread(self.cache.get_page, redact_url(url))
+            if self.cache is not None
+            else None
+        )
         if cached is not None and cached.fresh_until > time.time():
             # Still fresh by the index's own Cache-Control: no request at all.
             if cached.content_type in (SIMPLE_JSON, "application/json"):
@@ -452,7 +478,7 @@ class _Client:
         if response.status_code == 304 and cached is not None:
             body, content_type = cached.body, cached.content_type
             if self.cache is not None:
-                self.cache.put_page(
+                self.cache.touch_page(
                     replace(
                         cached,
                         fresh_until=fresh_until(response.headers.get("cache-control"), time.time()),
@@ -581,7 +607,7 @@ class _Client:
         origin = "{}://{}:{}".format(*_origin(index_url))
         expected = page_file.sha256
         if self.cache is not None and expected:
-            hit = self.cache.get_digest(origin, shown, expected)
+            hit = await asyncio.to_thread(self.cache.get_digest, origin, shown, expected)
             if hit == expected:
                 return hit, ""
         self._notify("download", page_file.filename)
@@ -627,7 +653,14 @@ class _Client:
                 return replace(base, reason=str(err))
             return replace(base, state=FetchState.PRESENT, provenance=body)
         if self.cache is not None and page_file.sha256:
-            hit = self.cache.get_provenance(origin, page_file.filename, page_file.sha256)
+            hit = await asyncio.to_thread(
+                self.cache.get_provenance, origin, page_file.filename, page_file.sha256
+            )
+            if hit is None:
+                # Another run sharing the store may be fetching it right now: wait for it.
+                hit = await self.cache.await_provenance(
+                    origin, page_file.filename, page_file.sha256
+                )
             if hit is not None:
                 return replace(base, state=FetchState.PRESENT, provenance=hit)
         self._notify("provenance", page_file.filename)
@@ -640,14 +673,22 @@ class _Client:
                 reason = "provenance access disabled by the index (HTTP 403)"
             else:
                 reason = f"provenance fetch failed: {failure.reason}"
+            await self._give_up(origin, page_file)
             return replace(base, reason=reason)
         try:
             json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
+            await self._give_up(origin, page_file)
             return replace(base, reason="provenance response is truncated or not JSON")
         if self.cache is not None and page_file.sha256:
             self.cache.put_provenance(origin, page_file.filename, page_file.sha256, body)
         return replace(base, state=FetchState.PRESENT, provenance=body)
+
+    async def _give_up(self, origin: str, page_file: _PageFile) -> None:
+        if self.cache is not None and page_file.sha256:
+            await asyncio.to_thread(
+                self.cache.give_up_provenance, origin, page_file.filename, page_file.sha256
+            )
 
     async def release(self, request: ReleaseRequest) -> ReleaseFetch:
         index_url = request.index_url or self.options.index_url

@@ -146,7 +146,12 @@ _DRIFT_EVENT = _object(
     ("kind", STRING, 'event kind, e.g. "workflow-changed"'),
     ("before", STRING, "the expected value"),
     ("after", STRING, "this release's value"),
-    ("source", STRING, '"previous-release", "baseline", "pin" or "release" (the release itself)'),
+    (
+        "source",
+        STRING,
+        '"previous-release", "baseline", "pin", "store" (the store\'s identity history) '
+        'or "release" (the release itself)',
+    ),
     ("since", STRING, "the version, baseline file or pin file expected from"),
     ("asserted_by_index", BOOL, "true when the fact is only the index's word (environment)"),
 )

@@ -5,10 +5,10 @@ where the digest came from, the trust root (certificates are checked at the log'
 integrated time, not "now") and the code that checks them, so results are cached on
 disk keyed by exactly those.
 
-Because a cached ``verified`` is trusted without re-checking the signature, every entry
-carries an HMAC under the per-user cache key (:mod:`bomguard._cachekey`, shared with the
-index cache). An entry planted or edited without that key, or one that does not parse, is
-ignored and the file verified again.
+Results live in the evidence store (:mod:`bomguard.store`). Because a stored ``verified``
+is trusted without re-checking the signature, every row carries an HMAC under the store
+key. A row planted or edited without that key, or one that does not parse, is dropped
+(with a ``cache-tampered`` event) and the file verified again.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import hmac
 import json
 import os
 import signal
-import tempfile
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +28,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bomguard._cachekey import cache_key
 from bomguard.models import AttestationResult, DigestSource, Identity, Status
 from bomguard.verify._intern import Interner
 from bomguard.verify.trust import TrustRoot
@@ -43,6 +41,9 @@ POOL_THRESHOLD = 48
 #: a batched one ~15 us per file).
 SUBMIT_BATCH = 8
 _CACHE_FORMAT = 2
+_KIND = "verify"
+CLAIM_WAIT = 120.0
+"""How long a run waits for a file another run sharing the store claimed to verify."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,66 +138,56 @@ Tampered = Callable[[str], None]
 
 
 class _ResultCache:
-    def __init__(self, root: Path | None, on_tampered: Tampered | None = None) -> None:
-        self.secret = cache_key() if root is not None else None
-        self.root = root / "verify" if root is not None and self.secret else None
-        self.on_tampered = on_tampered
+    """Verification results in the store, as ``verify`` rows keyed by :meth:`VerifyJob.key`.
 
-    def _mac(self, key: str, payload: str) -> str:
-        assert self.secret is not None
-        return hmac.new(self.secret, f"{key}\0{payload}".encode(), hashlib.sha256).hexdigest()
+    Claims keep concurrent runs sharing a store from verifying one file twice: a run that
+    finds a file claimed waits (up to :data:`CLAIM_WAIT`) for the other's result, then
+    verifies it itself.
+    """
+
+    def __init__(self, location: str | None, on_tampered: Tampered | None = None) -> None:
+        from bomguard.store import shared_store
+
+        self.store = shared_store(location) if location is not None else None
+        self.on_tampered = on_tampered
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def get(self, key: str, filename: str) -> FileVerdict | None:
-        if self.root is None:
+        if self.store is None:
             return None
-        path = self.root / key[:2] / f"{key}.json"
+        what = f"the cached verification result for {filename}"
+        found = self.store.get(_KIND, key, what, self.on_tampered, again="verified")
+        if found is None:
+            return None
+        payload = found[0].get("payload")
         try:
-            raw = path.read_bytes()
-        except OSError:
-            return None
-        try:
-            data = json.loads(raw)
-            payload, tag = data["payload"], data["mac"]
-        except (ValueError, KeyError, TypeError):
-            payload = tag = None
-        if not isinstance(payload, str) or not isinstance(tag, str):
-            self._drop(path, filename, "is not a cache entry")
-            return None
-        if not hmac.compare_digest(tag, self._mac(key, payload)):
-            self._drop(path, filename, "has a MAC that does not match its contents")
-            return None
-        try:
-            return _load(json.loads(payload))  # None for an entry of another format
+            return _load(json.loads(payload)) if isinstance(payload, str) else None
         except ValueError:
             return None
 
-    def _drop(self, path: Path, filename: str, problem: str) -> None:
-        with contextlib.suppress(OSError):
-            path.unlink()
-        if self.on_tampered is not None:
-            self.on_tampered(
-                f"the cached verification result for {filename} {problem}; "
-                "dropped and verified again"
-            )
+    def claim(self, key: str) -> bool:
+        """Whether this run should verify ``key`` now (no one else is at it)."""
+        return self.store is None or self.store.claim(f"verify:{key}", self.owner)
+
+    def wait(self, key: str, filename: str) -> FileVerdict | None:
+        """The result another run is producing for ``key``, if it arrives in time."""
+        deadline = time.monotonic() + CLAIM_WAIT
+        while time.monotonic() < deadline:
+            hit = self.get(key, filename)
+            if hit is not None:
+                return hit
+            time.sleep(0.05)
+        return None
 
     def put(self, key: str, verdict: FileVerdict) -> None:
-        if self.root is None:
+        if self.store is None:
             return
-        folder = self.root / key[:2]
-        tmp: Path | None = None
         payload = json.dumps(_dump(verdict), sort_keys=True)
-        entry = {"payload": payload, "mac": self._mac(key, payload)}
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-            tmp = Path(name)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(json.dumps(entry).encode("utf-8"))
-            tmp.replace(folder / f"{key}.json")
-        except OSError:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+        self.store.put(_KIND, key, {"payload": payload}, None)
+
+    def flush(self) -> None:
+        if self.store is not None:
+            self.store.flush()
 
 
 # -- the worker side -----------------------------------------------------------------
@@ -284,6 +275,7 @@ def verify_batch(
     trust_root: TrustRoot,
     jobs: Sequence[VerifyJob],
     *,
+    store: str | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
     on_done: Callable[[str], None] | None = None,
@@ -291,21 +283,61 @@ def verify_batch(
 ) -> list[FileVerdict]:
     """Verify ``jobs`` (results in the same order), in parallel when it pays off.
 
-    ``on_tampered`` hears of every cache entry that did not authenticate (and was dropped).
+    Results are kept in the store at ``store`` (or ``cache_dir/bomguard.sqlite3``).
+    ``on_tampered`` hears of every stored row that did not authenticate (and was dropped).
     """
-    cache = _ResultCache(cache_dir, on_tampered)
+    cache = _ResultCache(_location(store, cache_dir), on_tampered)
     shared = Interner()
     keys = [job.key(trust_root) for job in jobs]
     results: dict[str, FileVerdict] = {}
     todo: dict[str, VerifyJob] = {}
+    others: dict[str, VerifyJob] = {}
     for key, job in zip(keys, jobs, strict=True):
-        if key in results or key in todo:
+        if key in results or key in todo or key in others:
             continue
         hit = cache.get(key, job.filename)
         if hit is not None:
             results[key] = shared.verdict(hit)
+        elif cache.claim(key):
+            # Ours now; the run that held the claim before may have stored it meanwhile.
+            again = cache.get(key, job.filename)
+            if again is not None:
+                results[key] = shared.verdict(again)
+            else:
+                todo[key] = job
         else:
-            todo[key] = job
+            others[key] = job  # another run sharing the store is verifying it
+    _verify_todo(trust_root, todo, results, cache, workers, on_done)
+    late: dict[str, VerifyJob] = {}
+    for key, job in others.items():
+        hit = cache.wait(key, job.filename)
+        if hit is not None:
+            results[key] = hit
+        else:
+            late[key] = job  # the other run died or is slow: verify it here
+    _verify_todo(trust_root, late, results, cache, workers, on_done)
+    return [results[key] for key in keys]
+
+
+def _location(store: str | None, cache_dir: Path | None) -> str | None:
+    if store is not None:
+        return store
+    if cache_dir is not None:
+        from bomguard.store import STORE_FILENAME
+
+        return str(cache_dir / STORE_FILENAME)
+    return None
+
+
+def _verify_todo(
+    trust_root: TrustRoot,
+    todo: dict[str, VerifyJob],
+    results: dict[str, FileVerdict],
+    cache: _ResultCache,
+    workers: int | None,
+    on_done: Callable[[str], None] | None,
+) -> None:
+    shared = Interner()
     size = _pool_size(len(todo), workers)
     if size:
         pool = _new_pool(trust_root, size)
@@ -330,7 +362,7 @@ def verify_batch(
             cache.put(key, verdict)
             if on_done is not None:
                 on_done(job.filename)
-    return [results[key] for key in keys]
+    cache.flush()
 
 
 def _started() -> bool:
@@ -352,15 +384,16 @@ class VerifyStream:
         trust_root: TrustRoot,
         *,
         expected: int,
+        store: str | None = None,
         cache_dir: Path | None = None,
         workers: int | None = None,
         on_done: Callable[[str], None] | None = None,
         on_tampered: Tampered | None = None,
     ) -> None:
         self.trust_root = trust_root
-        self.cache_dir = cache_dir
+        self.location = _location(store, cache_dir)
         self.on_tampered = on_tampered
-        self.cache = _ResultCache(cache_dir, on_tampered)
+        self.cache = _ResultCache(self.location, on_tampered)
         self.workers = workers
         self.on_done = on_done
         self.results: dict[str, FileVerdict] = {}
@@ -408,7 +441,7 @@ class VerifyStream:
             return verify_batch(
                 self.trust_root,
                 jobs,
-                cache_dir=self.cache_dir,
+                store=self.location,
                 workers=self.workers,
                 on_done=self.on_done,
                 on_tampered=self.on_tampered,
@@ -427,4 +460,5 @@ class VerifyStream:
             _stop_pool(self.pool)
             raise
         self.pool.shutdown()
+        self.cache.flush()
         return [self.results[job.key(self.trust_root)] for job in jobs]

@@ -308,6 +308,24 @@ def _earlier(fetch: ReleaseFetch, depth: int) -> list[ReleaseRequest]:
     ]
 
 
+def _follow_earlier(
+    main: set[ReleaseRequest], options: EnrichOptions, observer: Observer | None
+) -> Callable[[ReleaseFetch], list[ReleaseRequest]]:
+    """A ``follow`` callback: each release of ``main`` names the earlier releases drift
+    compares it with; progress hears the total once and each release as it arrives."""
+    if observer is not None and main:
+        observer("total", str(len(main)))
+
+    def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:
+        if fetch.request not in main:
+            return []
+        if observer is not None:
+            observer("release", fetch.request.project)
+        return _earlier(fetch, options.drift_depth)
+
+    return follow
+
+
 def _expectation_from(previous: ComponentEvidence, version: str) -> Expectation | str:
     """What an earlier release expects of this one, or why it cannot say."""
     if previous.status in (Status.VERIFIED, Status.PARTIAL) and previous.identity is not None:
@@ -408,23 +426,19 @@ def fetch(
     options = options or EnrichOptions()
     components = read_sbom(sbom, options.input_format).components()
     requests, _ = _requests(components, options)
-    main = set(requests.values())
-    if observer is not None:
-        observer("total", str(len(main)))
-
-    def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:
-        # The earlier releases drift compares with, so that offline runs can compare too.
-        if fetch.request not in main:
-            return []
-        if observer is not None:
-            observer("release", fetch.request.project)
-        return _earlier(fetch, options.drift_depth)
+    # The earlier releases drift compares with, so that offline runs can compare too.
+    follow = _follow_earlier(set(requests.values()), options, observer)
 
     results = fetch_mirror(list(requests.values()), into, options.index, observer, follow)
     files = [f for r in results.values() for f in r.files]
+    # In SBOM order (results arrive in completion order), then the earlier releases.
+    order = list(dict.fromkeys(requests.values()))
+    ordered = [results[r] for r in order if r in results]
+    listed = set(order)
+    ordered += [r for q, r in results.items() if q not in listed]
     failed = [
         name
-        for r in results.values()
+        for r in ordered
         for name in (
             [f"{r.request.project}=={r.request.version}"]
             if r.error
@@ -465,16 +479,7 @@ def enrich(
 
     requests, evidence = _requests(components, options)
 
-    main = set(requests.values())
-    if observer is not None and main:
-        observer("total", str(len(main)))
-
-    def follow(fetch: ReleaseFetch) -> list[ReleaseRequest]:
-        if fetch.request not in main:
-            return []
-        if observer is not None:
-            observer("release", fetch.request.project)
-        return _earlier(fetch, options.drift_depth)
+    follow = _follow_earlier(set(requests.values()), options, observer)
 
     fetched, verdicts, trust_root = fetch_and_verify(
         list(requests.values()), options, observer, follow

@@ -21,7 +21,7 @@ import difflib
 import functools
 import hashlib
 import string
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 from packaging.utils import canonicalize_name
 
-from bomguard._strict import find_problem, format_path, oversized_int
+from bomguard._strict import find_problem, format_path
+from bomguard._strict_yaml import StrictYamlLoader
 from bomguard.errors import InputError
 from bomguard.policy._schema import key_path, read_data, relevance, validator
 from bomguard.policy.engine import check_set, rule_problems
@@ -62,57 +63,12 @@ __all__ = [
 DEFAULT_POLICY_PATH = "builtin:default-policy.yaml"
 """How the built-in default policy is named in verdicts."""
 
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-#: Deepest nesting of YAML collections in a policy (real ones nest a handful deep).
-_MAX_YAML_DEPTH = 64
 
-
-class _Loader(yaml.SafeLoader):
+class _Loader(StrictYamlLoader):
     """``yaml.safe_load`` that rejects duplicate keys and keeps dates as strings."""
 
-    yaml_implicit_resolvers = {
-        first: [r for r in resolvers if r[0] != _TIMESTAMP_TAG]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        self.flatten_mapping(node)
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, Hashable):
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark
-                    )
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-    _depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        # Refuse deep nesting before PyYAML's recursive composer runs out of stack.
-        self._depth += 1
-        try:
-            if self._depth > _MAX_YAML_DEPTH:
-                event = self.peek_event()  # type: ignore[no-untyped-call]
-                raise yaml.composer.ComposerError(
-                    None, None, f"nested more than {_MAX_YAML_DEPTH} deep", event.start_mark
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def _construct_int(self, node: yaml.ScalarNode) -> Any:
-        value = self.construct_scalar(node)
-        if isinstance(value, str):
-            too_long = oversized_int(value.replace("_", ""))
-            if too_long is not None:
-                return too_long
-        return self.construct_yaml_int(node)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader._construct_int)
+    #: Deepest nesting of YAML collections in a policy (real ones nest a handful deep).
+    max_depth = 64
 
 
 @dataclass(frozen=True, slots=True)

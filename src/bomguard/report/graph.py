@@ -32,7 +32,8 @@ __all__ = [
 #: How many unattested components the blast-radius list shows.
 BLAST_RADIUS_ROWS = 25
 
-_COLOURS = {
+#: One colour per status, shared with the rest of the HTML report.
+STATUS_COLOURS = {
     "verified": "#1a7f37",
     "partial": "#9a6700",
     "absent": "#6e7781",
@@ -186,7 +187,7 @@ def render_blast_radius(view: GraphView) -> str:
         )
     rows = "".join(
         f"<tr><td>{_e(r.label)}{_badges(r.critical, r.direct)}</td>"
-        f'<td class="node-status" style="color:{_COLOURS.get(r.status, "#1f2328")}">'
+        f'<td class="node-status" style="color:{STATUS_COLOURS.get(r.status, "#1f2328")}">'
         f"{_e(r.status)}</td><td>{r.dependents}</td><td>{_e(r.path)}</td></tr>"
         for r in view.blast_radius
     )
@@ -199,7 +200,7 @@ def render_blast_radius(view: GraphView) -> str:
 
 
 def _render_node(node: TreeNode) -> str:
-    colour = _COLOURS.get(node.status, "#1f2328")
+    colour = STATUS_COLOURS.get(node.status, "#1f2328")
     head = (
         f'<span class="node-name">{_e(node.label)}</span> '
         f'<span class="node-status" style="color:{colour}">{_e(node.status)}</span>'

@@ -23,6 +23,7 @@ from html import escape
 from bomguard.report.data import ComponentRow, ReportData, RuleRow
 from bomguard.report.graph import (
     GRAPH_CSS,
+    STATUS_COLOURS,
     GraphView,
     render_blast_radius,
     render_criticality,
@@ -34,15 +35,7 @@ __all__ = ["PAGE_SIZE", "render_html"]
 #: Component rows per page in the browser.
 PAGE_SIZE = 50
 
-_STATUS_COLOURS = {
-    "verified": "#1a7f37",
-    "partial": "#9a6700",
-    "absent": "#6e7781",
-    "invalid": "#cf222e",
-    "unsupported": "#8250df",
-    "unknown": "#bc4c00",
-    "not-applicable": "#afb8c1",
-}
+_STATUS_COLOURS = STATUS_COLOURS
 #: The order rows are shown in: worst first.
 _STATUS_RANK = {
     s: n

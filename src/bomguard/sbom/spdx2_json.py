@@ -9,13 +9,13 @@ provenance URL to its ``externalRefs`` (see :mod:`bomguard.sbom._spdx2`).
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bomguard._strict import oversized_int
+from bomguard._strict_yaml import StrictYamlLoader
 from bomguard.errors import InputError
 from bomguard.models import Component
 from bomguard.sbom._common import (
@@ -47,54 +47,11 @@ from bomguard.sbom.interface import Addition, SbomDocument
 __all__ = ["Spdx2Json", "Spdx2Yaml", "load_yaml"]
 
 
-class _YamlLoader(yaml.SafeLoader):
+class _YamlLoader(StrictYamlLoader):
     """Safe YAML that keeps timestamps as strings and refuses aliases and deep nesting."""
 
-    yaml_implicit_resolvers = {
-        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    _depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases are not allowed in an SBOM", event.start_mark
-            )
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                event = self.peek_event()  # type: ignore[no-untyped-call]
-                raise yaml.composer.ComposerError(
-                    None, None, f"nested more than {MAX_DEPTH} deep", event.start_mark
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, Hashable):
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark
-                    )
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-    def _construct_int(self, node: yaml.ScalarNode) -> Any:
-        value = self.construct_scalar(node)
-        if isinstance(value, str):
-            too_long = oversized_int(value.replace("_", ""))
-            if too_long is not None:
-                return too_long
-        return self.construct_yaml_int(node)
-
-
-_YamlLoader.add_constructor("tag:yaml.org,2002:int", _YamlLoader._construct_int)
+    max_depth = MAX_DEPTH
+    alias_error = "YAML aliases are not allowed in an SBOM"
 
 
 class _YamlDumper(yaml.SafeDumper):

@@ -79,3 +79,69 @@ def test_invalid_pypi_component_relabelled_not_applicable_passes_verify(
 
     code, err = _verify(_tamper(out, data, relabel), root, capsys)
     assert code == 1, f"a forged not-applicable on a PyPI component passed verify: {err}"
+
+
+# -- (d) a pull request's bomguard.toml, run by CI with its security options as flags ------
+
+EVIL = GitHubIdentity(
+    repository="evil/widget", ref="refs/tags/v1.0", trigger="release", repository_id="666"
+)
+
+
+def _hijacked_release(index_server, sig, tmp_path):
+    """The real index: widget 0.9 by acme, then 1.0 signed by another repository (a
+    hijack that drift against 0.9 catches). CI's hardened command, with every security
+    option it has passed as a flag."""
+    _serve(index_server, sig, "widget", "0.9", ACME)
+    _serve(index_server, sig, "widget", "1.0", EVIL)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    sbom = write_json(repo / "sbom.json", cdx([pypi("widget", "1.0")]))
+    return repo, sbom
+
+
+NO_DRIFT = """apiVersion: bomguard/v1
+kind: Policy
+metadata: {name: ci}
+rules:
+  - id: no-drift
+    require: component.drift.count == 0
+    message: "{name} {version}: identity drift"
+"""
+
+
+def _ci(sbom, out, index_url, root):
+    policy = out.with_name("ci-policy.yaml")
+    policy.write_text(NO_DRIFT)
+    args = ["enrich", str(sbom), "-o", str(out), "--index-url", index_url, "--policy", str(policy)]
+    return run_cli([*args, "--trust-root", str(root), "--strict", "--drift-depth", "1"])
+
+
+def test_ci_flags_catch_the_hijack_without_settings(index_server, vsig, tmp_path, monkeypatch):
+    """Control: the hardened CI command fails the hijacked release."""
+    sig, root = vsig
+    repo, sbom = _hijacked_release(index_server, sig, tmp_path)
+    monkeypatch.chdir(repo)
+    assert _ci(sbom, tmp_path / "out.json", index_server.index_url, root) == 1
+
+
+def test_pr_settings_file_mirror_overrides_ci_index_url_and_hides_drift(
+    index_server, vsig, tmp_path, monkeypatch
+):
+    """The PR adds ``bomguard.toml`` with ``mirror = "mirror"`` and a mirror it fetched
+    from an index of its own that carries only the hijacked 1.0. There is no flag that
+    turns a mirror off, and ``--index-url`` given as a flag does not win over it: CI
+    reads the attacker's directory instead of the index it named, sees no earlier
+    release, and passes."""
+    sig, root = vsig
+    repo, sbom = _hijacked_release(index_server, sig, tmp_path)
+    from indexserver import IndexServer
+
+    with IndexServer() as own:
+        _serve(own, sig, "widget", "1.0", EVIL)
+        fetch = ["fetch", str(sbom), "--into", str(repo / "mirror"), "--index-url", own.index_url]
+        assert run_cli(fetch) == 0
+    (repo / "bomguard.toml").write_text('mirror = "mirror"\n')
+    monkeypatch.chdir(repo)
+    code = _ci(sbom, tmp_path / "out.json", index_server.index_url, root)
+    assert code == 1, "a settings file's mirror replaced the index CI named on the command line"

@@ -145,3 +145,59 @@ def test_pr_settings_file_mirror_overrides_ci_index_url_and_hides_drift(
     monkeypatch.chdir(repo)
     code = _ci(sbom, tmp_path / "out.json", index_server.index_url, root)
     assert code == 1, "a settings file's mirror replaced the index CI named on the command line"
+
+
+# -- (c)+(e): evidence re-signed under the attacker's own identity -------------------------
+
+
+def _items(data, target):
+    claim = next(c for c in data["declarations"]["claims"] if c.get("target") == target)
+    evidence = {e["bom-ref"]: e for e in data["declarations"]["evidence"]}
+    return evidence[claim["evidence"][0]]["data"]
+
+
+def test_file_identities_property_overrides_the_recorded_publisher(
+    index_server, vsig, tmp_path, capsys
+):
+    """The carrier swaps widget's embedded evidence for an attestation signed by their own
+    repository (over the same file name and digest) and adds a
+    ``file-identities:<file>`` property naming that repository. The component's
+    ``publisher:*`` fields still say acme/widget, yet reverify holds the evidence only to
+    the per-file record and never compares that record with the component's: verify
+    exits 0 while the publisher an auditor reads has no signature in the SBOM."""
+    sig, root = vsig
+    filename, sha = _serve(index_server, sig, "widget", "1.0", ACME)
+    sbom = write_json(
+        tmp_path / "in.json",
+        cdx([pypi("widget", "1.0", hashes=[{"alg": "SHA-256", "content": sha}])]),
+    )
+    out = tmp_path / "out.json"
+    assert enrich_cli(sbom, out, index_server.index_url, "--no-cache", trust_root=root) == 0
+    data = json.loads(out.read_text())
+    assert props(_component(data, "widget"))[P + "publisher:repository"] == "acme/widget"
+
+    # The attacker's own identity record, as bomguard would write it for their signature.
+    from indexserver import IndexServer
+
+    with IndexServer() as own:
+        _serve(own, sig, "widget", "1.0", EVIL)
+        theirs = tmp_path / "theirs.json"
+        assert enrich_cli(sbom, theirs, own.index_url, "--no-cache", trust_root=root) == 0
+    evil_data = json.loads(theirs.read_text())
+    evil_props = props(_component(evil_data, "widget"))
+    evil_record = {k[len(P) :]: v for k, v in evil_props.items() if k.startswith(P + "publisher:")}
+    evil_item = _items(evil_data, "pkg:pypi/widget@1.0")[0]
+
+    def swap(d):
+        _items(d, "pkg:pypi/widget@1.0")[0]["contents"] = copy.deepcopy(evil_item["contents"])
+        _component(d, "widget")["properties"].append(
+            {"name": f"{P}file-identities:{filename}", "value": json.dumps([evil_record])}
+        )
+
+    forged = _tamper(out, data, swap)
+    assert (
+        props(_component(json.loads(forged.read_text()), "widget"))[P + "publisher:repository"]
+        == "acme/widget"
+    )
+    code, err = _verify(forged, root, capsys)
+    assert code == 1, f"acme/widget recorded, evil/widget's evidence embedded, verify: {err}"

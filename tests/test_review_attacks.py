@@ -201,3 +201,44 @@ def test_file_identities_property_overrides_the_recorded_publisher(
     )
     code, err = _verify(forged, root, capsys)
     assert code == 1, f"acme/widget recorded, evil/widget's evidence embedded, verify: {err}"
+
+
+# -- (a)/(e): a hijacked release that leaves one file unsigned -----------------------------
+
+SAME_SOURCE = """apiVersion: bomguard/v1
+kind: Policy
+metadata: {name: same-source}
+rules:
+  - id: same-source
+    description: A release keeps its repository and workflow
+    require: >-
+      !("repository-changed" in component.drift.kinds)
+      && !("workflow-changed" in component.drift.kinds)
+    message: "{name} {version}: published from another source"
+"""
+
+
+def test_partial_release_hides_the_repository_change(index_server, vsig, tmp_path):
+    """widget 0.9 was acme's. 1.0's sdist is signed by another repository and its wheel
+    carries no provenance: the release is ``partial``, and ``compare`` then records only
+    ``attestation-disappeared`` and never compares the verified file's identity, so the
+    repository change is hidden and a "same repository" rule (as docs/review.md shows)
+    passes the hijack. Fully signed by evil/widget, the same rule fails."""
+    sig, root = vsig
+    _serve(index_server, sig, "widget", "0.9", ACME)
+    _serve(index_server, sig, "widget", "1.0", EVIL)
+    wheel = "widget-1.0-py3-none-any.whl"
+    index_server.add_file("widget", wheel, sha256=_sha(wheel), provenance=None)
+    policy = tmp_path / "same-source.yaml"
+    policy.write_text(SAME_SOURCE)
+    sbom = write_json(tmp_path / "in.json", cdx([pypi("widget", "1.0")]))
+    out = tmp_path / "out.json"
+    args = ["--no-cache", "--policy", str(policy), "--drift-depth", "1"]
+    code = enrich_cli(sbom, out, index_server.index_url, *args, trust_root=root)
+    p = props(_component(json.loads(out.read_text()), "widget"))
+    assert p[P + "status"] == "partial"
+    assert p[P + "publisher:repository"] == "evil/widget"
+    assert code == 1, (
+        f"hijack passed a same-source policy; drift kinds: {p.get('bomguard:drift:kinds')}"
+    )
+    assert "repository-changed" in p.get("bomguard:drift:kinds", "")

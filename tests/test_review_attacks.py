@@ -242,3 +242,82 @@ def test_partial_release_hides_the_repository_change(index_server, vsig, tmp_pat
         f"hijack passed a same-source policy; drift kinds: {p.get('bomguard:drift:kinds')}"
     )
     assert "repository-changed" in p.get("bomguard:drift:kinds", "")
+
+
+# -- (b)/(d): the fleet's identity history -------------------------------------------------
+
+STORE_PROJECT = "octo-pkg"
+HONEST = GitHubIdentity(repository="octo/pkg")
+MALLORY = GitHubIdentity(repository="mallory/evil")
+
+
+@pytest.fixture
+def fleet(tmp_path, monkeypatch):
+    from bomguard.store import _close_all
+
+    key = tmp_path / "fleet-key"
+    key.write_text("ab" * 32)
+    monkeypatch.setenv("BOMGUARD_STORE_KEY_FILE", str(key))
+    yield str(tmp_path / "store" / "bomguard.sqlite3")
+    _close_all()
+
+
+def _fleet_run(server, root, tmp_path, store, name, version, *extra):
+    sbom = write_json(tmp_path / f"{name}.json", cdx([pypi(STORE_PROJECT, version)]))
+    sbom.write_text(
+        sbom.read_text().replace("3e671687", hashlib.sha256(name.encode()).hexdigest()[:8])
+    )
+    out, verdict = tmp_path / f"{name}.out.json", tmp_path / f"{name}.verdict.json"
+    args = ["--store", store, "--drift-depth", "0", "--verdict", str(verdict), *extra]
+    enrich_cli(sbom, out, server.index_url, *args, trust_root=root)
+    return json.loads(verdict.read_text())["drift"]
+
+
+def _fleet_hijack(index_server, sig, tmp_path, store):
+    """octo-pkg 1.0 by octo/pkg is seen by app-a; 1.1 is then signed by mallory/evil."""
+    from bomguard.store import _close_all
+
+    for version, identity in (("1.0", HONEST), ("1.1", MALLORY)):
+        filename = f"octo_pkg-{version}.tar.gz"
+        content = f"octo-pkg {version}".encode()
+        index_server.add_file(
+            STORE_PROJECT,
+            filename,
+            content=content,
+            provenance=sig.mint_provenance(filename, hashlib.sha256(content).hexdigest(), identity),
+        )
+        if version == "1.0":
+            assert (
+                _fleet_run(index_server, root_of(sig, tmp_path), tmp_path, store, "app-a", "1.0")
+                == []
+            )
+            _close_all()
+
+
+def root_of(sig, tmp_path):
+    path = tmp_path / "trusted_root.json"
+    if not path.exists():
+        sig.write_trusted_root(path)
+    return path
+
+
+def test_pr_settings_file_turns_off_store_history_with_no_flag_to_restore(
+    index_server, vsig, tmp_path, fleet, monkeypatch
+):
+    """A PR's ``bomguard.toml`` says ``no-store-history = true``: the fleet's history
+    no longer sets an expectation (nor records this run), and CI has no flag that turns
+    it back on, so the hijacked 1.1 raises no drift. (Control: the same run without the
+    file raises ``store`` drift.)"""
+    sig, _ = vsig
+    root = root_of(sig, tmp_path)
+    _fleet_hijack(index_server, sig, tmp_path, fleet)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "bomguard.toml").write_text("no-store-history = true\n")
+    with monkeypatch.context() as m:
+        m.chdir(repo)
+        attacked = _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1")
+    # Control (run after, since a run with the history on records mallory as the latest).
+    control = _fleet_run(index_server, root, tmp_path, fleet, "control", "1.1")
+    assert control != []
+    assert attacked != [], "a repository's settings file switched the fleet history off"

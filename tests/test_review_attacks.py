@@ -321,3 +321,26 @@ def test_pr_settings_file_turns_off_store_history_with_no_flag_to_restore(
     control = _fleet_run(index_server, root, tmp_path, fleet, "control", "1.1")
     assert control != []
     assert attacked != [], "a repository's settings file switched the fleet history off"
+
+
+def test_deleting_history_rows_without_the_key_hides_the_store_drift(
+    index_server, vsig, tmp_path, fleet
+):
+    """The threat model says whoever writes the database without the fleet key "can
+    delete rows (costing requests)". Deleting a project's ``history`` rows costs more:
+    the ``store`` expectation is gone, and the hijacked 1.1 in a new SBOM raises no drift
+    and no warning that history was removed."""
+    from storerows import Rows
+
+    from bomguard.store import _close_all
+
+    sig, _ = vsig
+    root = root_of(sig, tmp_path)
+    _fleet_hijack(index_server, sig, tmp_path, fleet)
+    with Rows(fleet) as rows:
+        assert rows.history(), "app-a recorded octo/pkg"
+        rows.sql("DELETE FROM history WHERE project = ?", (STORE_PROJECT,))
+    _close_all()
+    assert _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1") != [], (
+        "deleting the history rows hid mallory/evil's 1.1"
+    )

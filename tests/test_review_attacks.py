@@ -344,3 +344,41 @@ def test_deleting_history_rows_without_the_key_hides_the_store_drift(
     assert _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1") != [], (
         "deleting the history rows hid mallory/evil's 1.1"
     )
+
+
+# -- (c): a second record beside bomguard's own ---------------------------------------------
+
+
+def test_duplicate_status_property_shadowing_the_record_passes_verify(
+    index_server, vsig, tmp_path, capsys
+):
+    """CycloneDX allows repeated property names, and bomguard reads the *last* one. The
+    carrier puts ``bomguard:provenance:status = verified`` (and a publisher) *before*
+    bomguard's honest ``invalid`` record: ``bomguard verify`` proves only the last value
+    and exits 0, while any reader that takes the first value (or shows every property)
+    sees a verified component. A record bomguard vouches for must be unambiguous."""
+    sig, root = vsig
+    _serve(index_server, sig, "widget", "1.0", ACME, defect=Defect.BAD_SIGNATURE)
+    sbom = write_json(tmp_path / "in.json", cdx([pypi("widget", "1.0")]))
+    out = tmp_path / "out.json"
+    assert enrich_cli(sbom, out, index_server.index_url, "--no-cache", trust_root=root) == 1
+    data = json.loads(out.read_text())
+
+    def shadow(d):
+        widget = _component(d, "widget")
+        widget["properties"] = [
+            {"name": P + "status", "value": "verified"},
+            {"name": P + "files:verified", "value": "1"},
+            {"name": P + "publisher:repository", "value": "acme/widget"},
+            *widget["properties"],
+        ]
+
+    forged = _tamper(out, data, shadow)
+    first = next(
+        p["value"]
+        for p in _component(json.loads(forged.read_text()), "widget")["properties"]
+        if p["name"] == P + "status"
+    )
+    assert first == "verified"
+    code, err = _verify(forged, root, capsys)
+    assert code == 1, f"a shadowing 'verified' status passed verify: {err}"

@@ -170,6 +170,16 @@ def test_settings_from_pyproject_then_environment_then_flags(
         '[project]\nname = "app"\n\n[tool.bomguard]\ntrust-root = "missing-root.json"\n'
         'concurrency = 3\n\n[tool.bomguard.enrich]\nreport = ["markdown:report.md"]\n'
     )
+    # Found in the working directory (a pull request can change it), the file may not
+    # set the trust root: an error naming the key, not a silent override.
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert run_cli(["config", "enrich", "--json"]) == 2
+    assert "tool.bomguard.trust-root: decides where evidence comes from" in (
+        capsys.readouterr().err
+    )
+    # Named by BOMGUARD_CONFIG, it may.
+    monkeypatch.setenv("BOMGUARD_CONFIG", str(tmp_path / "pyproject.toml"))
     settings = _config(tmp_path, monkeypatch, capsys)
     assert settings["trust-root"] == {
         "value": "missing-root.json",

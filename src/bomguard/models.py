@@ -94,6 +94,9 @@ class Component:
     pypi: PypiRef | None = None
     pypi_error: str | None = None
     """Why a ``pkg:pypi`` purl could not be understood, when it could not."""
+    repeated_properties: tuple[str, ...] = ()
+    """Property names the component carries more than once (``properties`` keeps the
+    last): ``bomguard verify`` refuses a record with two values for one fact."""
 
 
 @dataclass(frozen=True, slots=True)

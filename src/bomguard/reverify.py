@@ -115,6 +115,13 @@ def _plan(component: Component) -> _Plan:
         if said is not None and said != str(counts[kind]):
             problems.append(f"records {said} {kind.value} files but names {counts[kind]}")
     status = props[P + "status"]
+    repeated = [n for n in component.repeated_properties if n.startswith("bomguard:")]
+    if repeated:
+        problems.append(
+            f"carries {', '.join(repeated)} more than once: one value would hide another"
+        )
+    if status not in _STATUSES or status == Status.NOT_APPLICABLE.value:
+        problems.append(f"records status {status!r}, which bomguard never writes on a component")
     if status in (Status.VERIFIED.value, Status.PARTIAL.value) and not counts[Status.VERIFIED]:
         problems.append(f"recorded {status} but names no verified file")
     for name in file_records:
@@ -256,6 +263,7 @@ def reverify(
     verdicts = verify_batch(root, jobs)
     checked: Counter[int] = Counter()
     rechecked: dict[int, dict[str, FileEvidence]] = {}
+    signed: dict[int, list[dict[str, str]]] = {}  # every identity re-derived, per plan
     for (n, filename, sha), verdict in zip(where, verdicts, strict=True):
         plan = plans[n]
         checked[n] += 1
@@ -263,6 +271,9 @@ def reverify(
         if sha is None:
             status, reason = Status.INVALID, "no recorded sha256"
         elif status is Status.VERIFIED:
+            signed.setdefault(n, []).extend(
+                identity_record(r.identity) for r in verdict[2] if r.identity is not None
+            )
             problem = _identity_problem(filename, verdict, _allowed(plan, filename))
             if problem is not None:
                 plan.problems.append(problem)
@@ -270,8 +281,20 @@ def reverify(
 
     findings = list(unjudged)
     for n, plan in enumerate(plans):
-        if plan.status == Status.NOT_APPLICABLE.value:
-            continue
+        if (
+            plan.record
+            and plan.status in (Status.VERIFIED.value, Status.PARTIAL.value)
+            and n in signed
+            and plan.record not in signed[n]
+        ):
+            # Per-file records may allow other identities; the component's own claim must
+            # still be the identity of some signature it carries.
+            who = plan.record.get("publisher:repository-uri") or plan.record.get(
+                "publisher:identity", "?"
+            )
+            plan.problems.append(
+                f"the recorded publisher ({who}) signed none of the embedded evidence"
+            )
         files = {
             name: FileEvidence(name, None, status, "as recorded")
             for name, status in plan.files.items()
@@ -289,8 +312,10 @@ def reverify(
             plan.problems.append(f"recorded as verified but no provenance is embedded for {name}")
         if files:
             status_now, reason = summarize(tuple(files.values()))
-        else:
+        elif plan.status in _STATUSES:
             status_now, reason = Status(plan.status), "no files recorded"
+        else:
+            status_now, reason = Status.UNKNOWN, "no files recorded"
         findings.append(
             Finding(
                 plan.label,

@@ -12,6 +12,11 @@ Every option of ``enrich``, ``fetch`` and ``verify`` can also be given
   "embedded"``); a table named after a command (``[tool.bomguard.enrich]``) applies to
   that command only and wins over the top level. Relative paths are relative to the file.
 
+A settings file found in the working directory is part of the repository, which a pull
+request can change; so it may not set what decides where evidence comes from or what it
+is checked against (:data:`TRUSTED_ONLY`: the index, mirror, trust root, store, caches).
+Those come from flags, the environment, or a file named by ``BOMGUARD_CONFIG``.
+
 A flag wins over the environment, which wins over the file, which wins over the
 default (click's own order for ``envvar`` and ``default_map``). ``bomguard config``
 shows the effective value of every option and where it came from. An unknown key or a
@@ -45,6 +50,27 @@ __all__ = [
 ]
 
 ENV_CONFIG = "BOMGUARD_CONFIG"
+
+#: Keys a settings file found in the working directory may not set (see the module doc).
+TRUSTED_ONLY = frozenset(
+    {
+        "index-url",
+        "extra-index-url",
+        "allow-provenance-host",
+        "mirror",
+        "cert",
+        "trust-root",
+        "staging",
+        "trust-config",
+        "store",
+        "cache-dir",
+        "no-cache",
+        "store-history",
+        "revalidate",
+        "hash-files",
+        "max-file-bytes",
+    }
+)
 ENV_PREFIX = "BOMGUARD_"
 
 #: The commands whose options can be set from a file or the environment, and where
@@ -137,9 +163,22 @@ def _where(settings: SettingsFile) -> str:
 
 
 def _check_keys(settings: SettingsFile, commands: Mapping[str, click.Command]) -> None:
-    """Every key names an option of some command (top level) or of its table's command."""
+    """Every key names an option of some command (top level) or of its table's command,
+    and a file found in the working directory sets none of :data:`TRUSTED_ONLY`."""
     prefix = _where(settings)
     known_anywhere = {key for command in commands.values() for key in _options(command)}
+    if not os.environ.get(ENV_CONFIG):
+        for key, value in settings.table.items():
+            named = [f"{key}.{sub}" for sub in value] if isinstance(value, dict) else [key]
+            for full in named:
+                if full.rsplit(".", 1)[-1] in TRUSTED_ONLY:
+                    raise InputError(
+                        f"{settings.path}: {prefix}{full}: decides where evidence comes from "
+                        "or what it is checked against, so a settings file in the working "
+                        "directory (which a pull request can change) may not set it; give it "
+                        f"as a flag, a BOMGUARD_<OPTION> variable, or in a file {ENV_CONFIG} "
+                        "names"
+                    )
     for key, value in settings.table.items():
         if isinstance(value, dict):
             if key not in commands:

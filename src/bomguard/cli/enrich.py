@@ -273,10 +273,11 @@ def _explained_line(evidence: Any, label: str) -> str:
     "sign with (a private Sigstore); default: Sigstore's own, refreshed over TUF.",
 )
 @click.option(
-    "--no-store-history",
-    is_flag=True,
-    help="Neither record verified identities in the store nor expect the identity the store "
-    "has seen for a project again (the 'store' drift source).",
+    "--store-history/--no-store-history",
+    default=True,
+    show_default=True,
+    help="Record verified identities in the store and expect the identity the store has "
+    "seen for a project again (the 'store' drift source); --no-store-history does neither.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Per-component detail and tracebacks.")
 @output_options
@@ -299,7 +300,7 @@ def enrich(
     cel_engine: str,
     embed_evidence: bool | None,
     validate_output: bool,
-    no_store_history: bool,
+    store_history: bool,
     verbose: bool,
     hash_files: bool,
     max_file_bytes: int | None,
@@ -383,7 +384,7 @@ def enrich(
         input_format=input_format,
         cel_engine=cel_engine,
         embed_evidence=embed_evidence,
-        store_history=not no_store_history,
+        store_history=store_history,
     )
     progress = make_progress(quiet=quiet, no_progress=no_progress, no_color=no_color)
     if many:

@@ -270,9 +270,9 @@ def compare(evidence: ComponentEvidence, expectations: Sequence[Expectation]) ->
                 Status.UNSUPPORTED: "unsupported",
             }[evidence.status]
             events.append(_pair("attestation-disappeared", "attested", after, expectation))
-            continue
-        if evidence.status is not Status.VERIFIED:
-            continue  # unknown, invalid or unsupported: reported by their own status
+            # What did verify still counts: a partial release signed elsewhere is drift too.
+        elif evidence.status is not Status.VERIFIED:
+            continue  # unknown or invalid: reported by their own status
         for have in distinct_identities(evidence):
             events.extend(_identity_events(want, have, expectation))
     return list(dict.fromkeys(events))

@@ -8,6 +8,7 @@ schema of the document's spec version.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -241,11 +242,13 @@ def component_from_cdx(node: dict[str, Any], locator: str, where: str) -> Compon
                 value = inner.get("id") or inner.get("name")
                 if isinstance(value, str):
                     licenses.append(value)
-    properties = {
-        p["name"]: str(p.get("value", ""))
+    named = [
+        (p["name"], str(p.get("value", "")))
         for p in _list(node.get("properties"))
         if isinstance(p, dict) and isinstance(p.get("name"), str)
-    }
+    ]
+    properties = dict(named)
+    repeated = tuple(sorted(n for n, count in Counter(n for n, _ in named).items() if count > 1))
     return Component(
         locator=locator,
         bom_ref=_str(node, "bom-ref", where),
@@ -261,6 +264,7 @@ def component_from_cdx(node: dict[str, Any], locator: str, where: str) -> Compon
         properties=properties,
         pypi=pypi,
         pypi_error=pypi_error,
+        repeated_properties=repeated,
     )
 
 

@@ -110,7 +110,13 @@ def _plan(component: Component) -> _Plan:
     total = props.get(P + "files:total")
     if total is not None and total != str(len(files)):
         problems.append(f"records {total} files but names {len(files)}")
-    for kind in (Status.VERIFIED, Status.ABSENT, Status.INVALID, Status.UNSUPPORTED):
+    for kind in (
+        Status.VERIFIED,
+        Status.ABSENT,
+        Status.INVALID,
+        Status.UNSUPPORTED,
+        Status.UNKNOWN,
+    ):
         said = props.get(f"{P}files:{kind.value}")
         if said is not None and said != str(counts[kind]):
             problems.append(f"records {said} {kind.value} files but names {counts[kind]}")

@@ -498,3 +498,12 @@ def test_a_shared_bom_ref_is_refused_before_any_request(index_server, vsig, tmp_
     assert "bom-ref 'pkg:pypi/widget@1.0'" in err and "/components/1" in err
     assert index_server.count("/") == 0
     assert not out.exists()
+
+
+def test_a_record_the_evidence_does_not_back_reads_not_proven(enriched, capsys):
+    out, data, root, _, _ = enriched
+    code, err = _verify(_tamper(out, data, _recorded_repository_edited), root, capsys)
+    assert code == 1
+    line = next(x for x in err.splitlines() if x.startswith("FAIL: pkg:pypi/widget@1.0"))
+    assert line.startswith("FAIL: pkg:pypi/widget@1.0: recorded verified, not proven: ")
+    assert "recorded https://github.com/evil/widget" in line

@@ -78,11 +78,13 @@ def verify(
         if finding.differs or verbose:
             mark = "FAIL" if finding.differs else "OK"
             detail = f": {_explained(finding)}" if finding.reason and finding.differs else ""
-            click.echo(
-                f"{mark}: {finding.component}: recorded {finding.recorded}, now {finding.now}"
-                f"{detail}",
-                err=True,
+            # The same status, not backed by the evidence, is "not proven"; else it changed.
+            then_now = (
+                f"recorded {finding.recorded}, not proven"
+                if finding.problems and finding.recorded == finding.now
+                else f"recorded {finding.recorded}, now {finding.now}"
             )
+            click.echo(f"{mark}: {finding.component}: {then_now}{detail}", err=True)
     checked = sum(f.files_checked for f in findings)
     click.echo(
         f"bomguard: {len(findings)} components, {checked} embedded provenance objects "

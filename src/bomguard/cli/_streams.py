@@ -9,15 +9,13 @@ naming both, before any work.
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-__all__ = ["STDIN_LABEL", "STDIO", "is_stdio", "sbom_from_stdin", "stdout_owner"]
+__all__ = ["STDIN_LABEL", "STDIO", "is_stdio", "refuse_terminal_stdin", "stdout_owner"]
 
 STDIO = "-"
 STDIN_LABEL = "(stdin)"
@@ -47,19 +45,12 @@ def stdout_owner(
     return claims[0][0] if claims else None
 
 
-@contextlib.contextmanager
-def sbom_from_stdin(limit: int) -> Iterator[Path]:
-    """stdin's bytes (at most ``limit`` + 1 are read) in a temporary file, removed after."""
+def refuse_terminal_stdin() -> None:
+    """``-`` names stdin, which :func:`bomguard.sbom.read_sbom` reads with the same bound
+    as any file; a terminal there is a mistake, not an SBOM to wait for."""
     from bomguard.errors import InputError
 
     if sys.stdin is None or (sys.stdin.isatty() if hasattr(sys.stdin, "isatty") else False):
         raise InputError(
             "SBOM '-': stdin is a terminal; pipe the SBOM in (bomguard enrich - < sbom.json)"
         )
-    raw = sys.stdin.buffer.read(limit + 1)
-    if len(raw) > limit:
-        raise InputError(f"-: larger than the {limit}-byte limit for an SBOM")
-    with tempfile.TemporaryDirectory(prefix="bomguard-stdin-") as folder:
-        path = Path(folder) / "stdin"
-        path.write_bytes(raw)
-        yield path

@@ -317,15 +317,18 @@ def enrich(
 
     SBOM '-' reads it from stdin.
     """
-    import contextlib
 
     from bomguard._io import Destination, check_destinations, write_all_atomic
-    from bomguard.cli._streams import STDIN_LABEL, is_stdio, sbom_from_stdin, stdout_owner
+    from bomguard.cli._streams import (
+        STDIN_LABEL,
+        is_stdio,
+        refuse_terminal_stdin,
+        stdout_owner,
+    )
     from bomguard.errors import InputError, OperationalError
     from bomguard.index import redact_url
     from bomguard.pipeline import EnrichOptions
     from bomguard.pipeline import enrich as run
-    from bomguard.sbom import MAX_SBOM_BYTES
 
     many = len(sboms) > 1 or out_dir is not None
     if many and (
@@ -396,12 +399,12 @@ def enrich(
         finally:
             progress.close()
         sys.exit(EXIT_PASS if passed else EXIT_FAIL)
-    with contextlib.ExitStack() as stack:
-        source = stack.enter_context(sbom_from_stdin(MAX_SBOM_BYTES)) if from_stdin else sbom
-        try:
-            result = run(source, options, observer=progress)
-        finally:
-            progress.close()
+    if from_stdin:
+        refuse_terminal_stdin()
+    try:
+        result = run(sbom, options, observer=progress)
+    finally:
+        progress.close()
     sbom_label = Path(STDIN_LABEL) if from_stdin else sbom
 
     # Render every output in memory first: a failure here writes none of them.

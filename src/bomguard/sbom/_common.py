@@ -22,7 +22,6 @@ __all__ = [
     "MAX_DEPTH",
     "NAMESPACE",
     "PypiIdentity",
-    "check_json_depth",
     "dump_json",
     "filename_from_url",
     "json_indent",
@@ -116,24 +115,6 @@ def dump_json(data: object, indent: str | None) -> bytes:
     from bomguard._fastjson import dumps
 
     return dumps(data, indent)
-
-
-def check_json_depth(value: object, label: str) -> None:
-    """Refuse JSON-like data nested deeper than :data:`MAX_DEPTH` (iteratively)."""
-    stack: list[tuple[object, int, str]] = [(value, 0, "")]
-    while stack:
-        node, depth, where = stack.pop()
-        if not isinstance(node, dict | list):
-            continue
-        if depth >= MAX_DEPTH:
-            shown = where if len(where) <= 80 else where[:80] + "…"
-            raise InputError(f"{label}: {shown or '(document)'}: nested more than {MAX_DEPTH} deep")
-        if isinstance(node, dict):
-            stack.extend(
-                (v, depth + 1, f"{where}.{k}" if where else str(k)) for k, v in node.items()
-            )
-        else:
-            stack.extend((v, depth + 1, f"{where}[{i}]") for i, v in enumerate(node))
 
 
 class PypiIdentity:

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bomguard.store.interface import (
-    SCHEMA_VERSION,
     HistoryRow,
     Row,
     SbomRow,
@@ -26,7 +25,7 @@ from bomguard.store.interface import (
     StoreError,
     record_sha256,
 )
-from bomguard.store.schema import MIGRATIONS
+from bomguard.store.schema import migrate
 
 __all__ = ["PostgresStore", "redact_dsn"]
 
@@ -87,22 +86,7 @@ class PostgresStore(Store):
         conn = self._connect()
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
-            conn.execute(MIGRATIONS[1][0])
-            found = conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
-            version = int(found[0]) if found else 0
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self.label} has schema version {version}, newer than this "
-                    f"bomguard's {SCHEMA_VERSION}: upgrade bomguard or use another --store"
-                )
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for ddl in MIGRATIONS[step]:
-                    conn.execute(ddl.format(blob="BYTEA", real="DOUBLE PRECISION"))
-            conn.execute(
-                "INSERT INTO meta VALUES ('schema_version', %s) "
-                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (str(SCHEMA_VERSION),),
-            )
+            migrate(conn.execute, self.label, blob="BYTEA", real="DOUBLE PRECISION", mark="%s")
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -7,7 +7,12 @@ The version lives in ``meta(name='schema_version')``.
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS"]
+from collections.abc import Callable
+from typing import Any
+
+from bomguard.store.interface import SCHEMA_VERSION, StoreError
+
+__all__ = ["MIGRATIONS", "migrate"]
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -28,3 +33,27 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         " key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires {real} NOT NULL)",
     ),
 }
+
+
+def migrate(execute: Callable[..., Any], label: str, *, blob: str, real: str, mark: str) -> None:
+    """Bring a store to :data:`SCHEMA_VERSION` inside the caller's transaction (and lock).
+
+    ``execute(sql, params)`` is the backend's, returning a cursor; ``mark`` is its
+    parameter placeholder (``?`` or ``%s``). A store newer than this bomguard is refused.
+    """
+    execute(MIGRATIONS[1][0])
+    found = execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
+    version = int(found[0]) if found else 0
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"store {label} has schema version {version}, newer than this "
+            f"bomguard's {SCHEMA_VERSION}: upgrade bomguard or use another --store"
+        )
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        for ddl in MIGRATIONS[step]:
+            execute(ddl.format(blob=blob, real=real))
+    execute(
+        f"INSERT INTO meta VALUES ('schema_version', {mark}) "  # noqa: S608 - a placeholder
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (str(SCHEMA_VERSION),),
+    )

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bomguard.store.interface import (
-    SCHEMA_VERSION,
     HistoryRow,
     Row,
     SbomRow,
@@ -22,7 +21,7 @@ from bomguard.store.interface import (
     StoreError,
     record_sha256,
 )
-from bomguard.store.schema import MIGRATIONS
+from bomguard.store.schema import migrate
 
 __all__ = ["BUSY_SECONDS", "SqliteStore"]
 
@@ -56,22 +55,7 @@ class SqliteStore(Store):
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute(MIGRATIONS[1][0])
-            found = db.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
-            version = int(found[0]) if found else 0
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self.path} has schema version {version}, newer than this "
-                    f"bomguard's {SCHEMA_VERSION}: upgrade bomguard or use another --store"
-                )
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for ddl in MIGRATIONS[step]:
-                    db.execute(ddl.format(blob="BLOB", real="REAL"))
-            db.execute(
-                "INSERT INTO meta VALUES ('schema_version', ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (str(SCHEMA_VERSION),),
-            )
+            migrate(db.execute, str(self.path), blob="BLOB", real="REAL", mark="?")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -20,6 +20,8 @@ __all__ = [
     "make_index_options",
     "make_progress",
     "output_options",
+    "trust_root_options",
+    "with_trust_root",
 ]
 
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_OPERATIONAL = 0, 1, 2, 3
@@ -157,6 +159,36 @@ def _check_index_urls(ctx: click.Context, param: click.Parameter, value: Any) ->
                 option = f"the settings file (for {option})"
             raise InputError(f"{option} {redact_url(url)!r} {problem}")
     return value
+
+
+_TRUST_ROOT_HELP = {
+    "tuf": "'tuf' (refresh online), 'embedded' (shipped with sigstore, no network) or a "
+    "trusted_root.json file.",
+    "embedded": "'embedded' (shipped with sigstore, no network), a trusted_root.json file, or "
+    "'tuf' (refresh online).",
+}
+
+
+def trust_root_options(default: str) -> list[Callable[[Any], Any]]:
+    """``--trust-root`` (with this default) and ``--staging``, as every verifying command
+    takes them."""
+    return [
+        click.option(
+            "--trust-root", default=default, show_default=True, help=_TRUST_ROOT_HELP[default]
+        ),
+        click.option("--staging", is_flag=True, help="Use Sigstore's staging instance."),
+    ]
+
+
+def with_trust_root(default: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Decorate a command with :func:`trust_root_options`."""
+
+    def apply(func: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed(trust_root_options(default)):
+            func = option(func)
+        return func
+
+    return apply
 
 
 def index_options(func: Callable[..., None]) -> Callable[..., None]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from bomguard.cli._common import index_options, make_index_options
+from bomguard.cli._common import index_options, make_index_options, trust_root_options
 
 __all__ = ["check_output", "emit", "make_options", "review_options"]
 
@@ -39,14 +39,7 @@ def review_options(func: Callable[..., None]) -> Callable[..., None]:
             is_flag=True,
             help="Also fail when a judged release's provenance is unknown.",
         ),
-        click.option(
-            "--trust-root",
-            default="tuf",
-            show_default=True,
-            help="'tuf' (refresh online), 'embedded' (shipped with sigstore, no network) or a "
-            "trusted_root.json file.",
-        ),
-        click.option("--staging", is_flag=True, help="Use Sigstore's staging instance."),
+        *trust_root_options("tuf"),
         click.option(
             "--pins",
             type=click.Path(dir_okay=False, path_type=Path),

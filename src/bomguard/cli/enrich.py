@@ -18,6 +18,7 @@ from bomguard.cli._common import (
     make_index_options,
     make_progress,
     output_options,
+    with_trust_root,
 )
 from bomguard.sbom import FORMATS as SBOM_FORMATS
 
@@ -26,6 +27,8 @@ __all__ = ["enrich"]
 
 def _drift_entries(result: Any) -> list[dict[str, Any]]:
     """Every drift event, in component order, with its one-line summary."""
+    from bomguard.policy.facts import event_facts
+
     entries = []
     for component in result.components:
         evidence = result.evidence.get(component.locator)
@@ -36,12 +39,7 @@ def _drift_entries(result: Any) -> list[dict[str, Any]]:
             entries.append(
                 {
                     "component": component.purl or f"{name}@{component.version or ''}",
-                    "kind": event.kind,
-                    "before": event.before,
-                    "after": event.after,
-                    "source": event.source.value,
-                    "since": event.since,
-                    "asserted_by_index": event.asserted_by_index,
+                    **event_facts(event),
                     "summary": event.summary(name, component.version or ""),
                 }
             )
@@ -173,14 +171,7 @@ def _explained_line(evidence: Any, label: str) -> str:
 @click.option(
     "--strict", is_flag=True, help="Also fail when a PyPI component's provenance is unknown."
 )
-@click.option(
-    "--trust-root",
-    default="tuf",
-    show_default=True,
-    help="'tuf' (refresh online), 'embedded' (shipped with sigstore, no network) or a "
-    "trusted_root.json file.",
-)
-@click.option("--staging", is_flag=True, help="Use Sigstore's staging instance.")
+@with_trust_root("tuf")
 @click.option(
     "--drift-depth",
     default=1,

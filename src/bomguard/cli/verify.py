@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from bomguard.cli._common import EXIT_FAIL, EXIT_PASS
+from bomguard.cli._common import EXIT_FAIL, EXIT_PASS, with_trust_root
 from bomguard.cli.vsa import identity_options
 
 __all__ = ["verify"]
@@ -29,14 +29,7 @@ def _explained(finding: Any) -> str:
 
 @click.command()
 @click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--trust-root",
-    default="embedded",
-    show_default=True,
-    help="'embedded' (shipped with sigstore, no network), a trusted_root.json file, or "
-    "'tuf' (refresh online).",
-)
-@click.option("--staging", is_flag=True, help="Use Sigstore's staging instance.")
+@with_trust_root("embedded")
 @click.option(
     "--vsa",
     "vsa_bundle",

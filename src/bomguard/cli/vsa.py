@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from bomguard.cli._common import EXIT_FAIL, EXIT_PASS
+from bomguard.cli._common import EXIT_FAIL, EXIT_PASS, with_trust_root
 
 __all__ = ["identity_options", "report", "verify_vsa"]
 
@@ -65,14 +65,7 @@ def report(check: Any) -> None:
     help="The enriched SBOM the VSA must vouch for (its bytes are hashed).",
 )
 @identity_options(required=True)
-@click.option(
-    "--trust-root",
-    default="embedded",
-    show_default=True,
-    help="'embedded' (shipped with sigstore, no network), a trusted_root.json file, or "
-    "'tuf' (refresh online).",
-)
-@click.option("--staging", is_flag=True, help="Use Sigstore's staging instance.")
+@with_trust_root("embedded")
 def verify_vsa(
     bundle: Path,
     sbom: Path,

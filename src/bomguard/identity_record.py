@@ -17,6 +17,7 @@ from bomguard.models import Identity
 
 __all__ = [
     "RECORDED_FIELDS",
+    "as_record",
     "identity_from_record",
     "identity_key",
     "identity_record",
@@ -73,17 +74,21 @@ def identity_key(identity: Identity) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(identity_record(identity).items()))
 
 
-def record_from_json(text: str) -> dict[str, str] | None:
-    """A record written by :func:`record_json`, or ``None`` when it is not one."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
+def as_record(data: object) -> dict[str, str] | None:
+    """``data`` as a record (an object of strings), or ``None`` when it is not one."""
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
         return None
-    return data
+    return dict(data)
+
+
+def record_from_json(text: str) -> dict[str, str] | None:
+    """A record written by :func:`record_json`, or ``None`` when it is not one."""
+    try:
+        return as_record(json.loads(text))
+    except ValueError:
+        return None
 
 
 def identity_from_record(record: Mapping[str, str]) -> Identity:

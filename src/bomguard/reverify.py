@@ -30,7 +30,12 @@ from pathlib import Path
 
 from bomguard.distname import parse_dist_filename
 from bomguard.errors import BomguardError, InputError
-from bomguard.identity_record import TRUSTED_PUBLISHER, identity_record, record_from_json
+from bomguard.identity_record import (
+    TRUSTED_PUBLISHER,
+    as_record,
+    identity_record,
+    record_from_json,
+)
 from bomguard.models import Component, DigestSource, FileEvidence, Status, summarize
 from bomguard.sbom import read_sbom
 from bomguard.verify import FileVerdict, load_trust_root
@@ -98,9 +103,7 @@ def _plan(component: Component) -> _Plan:
             except ValueError:
                 raw = None
             records = (
-                [r for r in (record_from_json(json.dumps(x)) for x in raw) if r is not None]
-                if isinstance(raw, list)
-                else []
+                [r for r in map(as_record, raw) if r is not None] if isinstance(raw, list) else []
             )
             if not records or len(records) != len(raw or []):
                 problems.append(f"the identities recorded for {name} do not parse")

@@ -343,7 +343,7 @@ def _with_drift(
     options: EnrichOptions,
     baseline: dict[str, Expectation],
     pins: dict[str, list[Expectation]],
-    history: dict[str, Expectation] | None = None,
+    history: dict[str, Expectation | str] | None = None,
 ) -> ComponentEvidence:
     expectations: list[Expectation] = []
     unusable: list[str] = []
@@ -362,7 +362,11 @@ def _with_drift(
     if request.project in baseline:
         expectations.append(baseline[request.project])
     if history and request.project in history:
-        expectations.append(history[request.project])
+        from_store = history[request.project]
+        if isinstance(from_store, str):
+            unusable.append(from_store)
+        else:
+            expectations.append(from_store)
     events, checked = assess(
         evidence, expectations, pins.get(request.project, ()), version=request.version
     )

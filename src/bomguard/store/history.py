@@ -144,16 +144,16 @@ def expectation_from_history(
             )
         if not rows:
             return f"{DriftSource.STORE.value} (the identity history of {project} was removed)"
-    if head is not None and not any(
+    named = head is not None and any(
         (r.version, r.filename, r.record, r.sbom)
         == (head.version, head.filename, head.record, head.sbom)
         for r in rows
-    ):
-        if tampered is not None:
-            tampered(
-                f"the stored identity history of {project} {head.version} ({head.filename}) "
-                "was removed from the store; its history head still says what was expected"
-            )
+    )
+    if head is not None and not named and tampered is not None:
+        tampered(
+            f"the stored identity history of {project} {head.version} ({head.filename}) "
+            "was removed from the store; its history head still says what was expected"
+        )
     candidates = [*rows, *([head] if head is not None else [])]
     if not candidates:
         return None

@@ -69,7 +69,8 @@ def _head_fields(row: HistoryRow) -> dict[str, object]:
 
 
 def _read_head(store: Store, project: str, tampered: Tampered | None) -> HistoryRow | None:
-    found = store.get(HEAD, project, f"the stored identity history head of {project}", tampered)
+    what = f"the stored identity history head of {project}"
+    found = store.get(HEAD, project, what, tampered, again="written")
     if found is None:
         return None
     fields = found[0]
@@ -84,7 +85,7 @@ def _read_head(store: Store, project: str, tampered: Tampered | None) -> History
 
 
 def _read_manifest(store: Store, tampered: Tampered | None) -> set[str] | None:
-    found = store.get(*MANIFEST, "the stored identity history manifest", tampered)
+    found = store.get(*MANIFEST, "the stored history manifest", tampered, again="written")
     if found is None:
         return None
     projects = found[0].get("projects")

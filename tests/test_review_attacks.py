@@ -495,3 +495,39 @@ def test_duplicate_status_property_shadowing_the_record_passes_verify(
     assert first == "verified"
     code, err = _verify(forged, root, capsys)
     assert code == 1, f"a shadowing 'verified' status passed verify: {err}"
+
+
+def test_history_row_moved_to_the_future_does_not_become_the_expectation(
+    index_server, vsig, tmp_path, fleet
+):
+    """A history row's first and last seen are not MAC'd. The fleet saw mallory's 1.1
+    first, then octo/pkg's 1.0 most recently; moving mallory's row to the year 2100 would
+    make it "the latest" and let the next 1.1 pass unremarked. The head, MAC'd, decides."""
+    from storerows import Rows
+
+    from bomguard.store import _close_all
+
+    sig, _ = vsig
+    root = root_of(sig, tmp_path)
+    for version, identity in (("1.0", HONEST), ("1.1", MALLORY)):
+        filename = f"octo_pkg-{version}.tar.gz"
+        content = f"octo-pkg {version}".encode()
+        index_server.add_file(
+            STORE_PROJECT,
+            filename,
+            content=content,
+            provenance=sig.mint_provenance(filename, hashlib.sha256(content).hexdigest(), identity),
+        )
+    assert _fleet_run(index_server, root, tmp_path, fleet, "app-m", "1.1") == []
+    _close_all()
+    assert _fleet_run(index_server, root, tmp_path, fleet, "app-a", "1.0") != []
+    _close_all()
+    with Rows(fleet) as rows:
+        moved = rows.sql(
+            "UPDATE history SET last_seen = 4102444800 WHERE project = ? AND version = '1.1'",
+            (STORE_PROJECT,),
+        )
+        assert moved is not None
+    _close_all()
+    drift = _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1")
+    assert [(d["source"], d["kind"]) for d in drift] == [("store", "repository-changed")], drift

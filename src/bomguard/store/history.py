@@ -155,10 +155,11 @@ def expectation_from_history(
             f"the stored identity history of {project} {head.version} ({head.filename}) "
             "was removed from the store; its history head still says what was expected"
         )
-    candidates = [*rows, *([head] if head is not None else [])]
-    if not candidates:
+    # The head, when there is one: a row's first and last seen are not MAC'd, so the
+    # rows' own order is used only for a project without a head.
+    if head is None and not rows:
         return None
-    latest = _latest(candidates)
+    latest = head if head is not None else _latest(rows)
     try:
         record = json.loads(latest.record)
     except ValueError:

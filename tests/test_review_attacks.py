@@ -531,3 +531,28 @@ def test_history_row_moved_to_the_future_does_not_become_the_expectation(
     _close_all()
     drift = _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1")
     assert [(d["source"], d["kind"]) for d in drift] == [("store", "repository-changed")], drift
+
+
+def test_a_run_the_store_cannot_record_says_so(index_server, vsig, tmp_path, fleet, capfd):
+    """The store refuses the run's writes (here a trigger aborts them, as a full disk or a
+    read-only replica would): the run still finishes with its verdict, and says that the
+    fleet's history and inventory do not include it, rather than losing it silently."""
+    from storerows import Rows
+
+    from bomguard.store import _close_all
+
+    sig, _ = vsig
+    root = root_of(sig, tmp_path)
+    _fleet_hijack(index_server, sig, tmp_path, fleet)
+    with Rows(fleet) as rows:
+        rows.sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON sboms "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    _close_all()
+    capfd.readouterr()
+    drift = _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1")
+    assert [(d["source"], d["kind"]) for d in drift] == [("store", "repository-changed")]
+    err = capfd.readouterr().err
+    assert "WARNING: store:" in err and "database or disk is full" in err, err
+    assert "not fully recorded" in err

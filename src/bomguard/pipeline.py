@@ -69,7 +69,8 @@ __all__ = [
 
 Observer = Callable[[str, str], None]
 """Progress callback ``(event, detail)``: ``page``, ``provenance``, ``download``, ``retry``,
-``verify``, and ``cache-tampered`` (a dropped cache entry; the detail is a sentence)."""
+``verify``, ``cache-tampered`` (a dropped cache entry; the detail is a sentence) and
+``store-unwritten`` (the run could not be recorded in the store; a sentence)."""
 
 
 @dataclass(frozen=True)
@@ -507,7 +508,9 @@ def enrich(
     if location is not None and requests:
         from bomguard.store.history import record_run, sbom_label
 
-        record_run(location, components, evidence, sbom_label(document, sbom))
+        unrecorded = record_run(location, components, evidence, sbom_label(document, sbom))
+        if unrecorded is not None and observer is not None:
+            observer("store-unwritten", unrecorded)
 
     graph = build_graph(components, document.relationships())
     ranks = load_snapshot()

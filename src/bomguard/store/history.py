@@ -261,13 +261,16 @@ def record_run(
     components: Iterable[Component],
     evidence: Mapping[str, ComponentEvidence | None],
     sbom: str,
-) -> None:
-    """Record a run's verified identities and its SBOM registration, and commit them."""
+) -> str | None:
+    """Record a run's verified identities and its SBOM registration, and commit them.
+
+    Returns a sentence when the store could not commit them (nothing else tells).
+    """
     from bomguard.store import shared_store
 
     store = shared_store(location)
     if store is None:
-        return
+        return None
     components = list(components)
     now = time.time()
     rows = history_rows(components, evidence, sbom, now)
@@ -275,3 +278,10 @@ def record_run(
     _put_heads(store, rows, _read_manifest(store, None))
     store.register(registration_rows(components, evidence, sbom, now))
     store.flush()
+    problem = store.write_problem()
+    if problem is None:
+        return None
+    return (
+        f"{store.label}: this run was not fully recorded ({problem}); the fleet's "
+        "identity history and inventory may lack it"
+    )

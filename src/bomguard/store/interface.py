@@ -349,6 +349,11 @@ class Store(ABC):
         self._queue.put(done)
         done.wait(timeout)
 
+    def write_problem(self) -> str | None:
+        """Why a queued write failed since the last call (``None``: every one committed)."""
+        err, self._write_error = self._write_error, None
+        return None if err is None else (" ".join(str(err).split()) or type(err).__name__)
+
     def close(self) -> None:
         """Commit what is queued and close the store."""
         if self._writer is not None and self._writer.is_alive():

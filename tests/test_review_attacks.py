@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 from helpers import cdx, enrich_cli, props, pypi, run_cli, write_json
@@ -333,18 +334,29 @@ def test_pr_settings_file_turns_off_store_history_with_no_flag_to_restore(
     ), "the flag turns the history back on"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit, in the threat model: deleting history rows needs no key and "
-    "removes the store expectation; a MAC'd per-project history head would detect it",
-)
-def test_deleting_history_rows_without_the_key_hides_the_store_drift(
-    index_server, vsig, tmp_path, fleet
+def _fleet_verdict(server, root, tmp_path, store, name, version, *extra):
+    """Like :func:`_fleet_run`, but the whole verdict and the run's stderr."""
+    import io
+    from contextlib import redirect_stderr
+
+    err = io.StringIO()
+    with redirect_stderr(err):
+        _fleet_run(server, root, tmp_path, store, name, version, *extra)
+    verdict = json.loads((tmp_path / f"{name}.verdict.json").read_text())
+    return verdict, err.getvalue()
+
+
+def _unchecked(tmp_path, name):
+    doc = json.loads((tmp_path / f"{name}.out.json").read_text())
+    return props(_component(doc, STORE_PROJECT)).get("bomguard:drift:unchecked", "")
+
+
+def test_deleting_history_rows_without_the_key_keeps_the_store_drift(
+    index_server, vsig, tmp_path, fleet, capfd
 ):
-    """The threat model says whoever writes the database without the fleet key "can
-    delete rows (costing requests)". Deleting a project's ``history`` rows costs more:
-    the ``store`` expectation is gone, and the hijacked 1.1 in a new SBOM raises no drift
-    and no warning that history was removed."""
+    """Whoever writes the database without the fleet key deletes a project's ``history``
+    rows: the project's MAC'd history head still holds the identity last seen, so the
+    hijacked 1.1 in a new SBOM still raises ``store`` drift, and the removal is reported."""
     from storerows import Rows
 
     from bomguard.store import _close_all
@@ -356,9 +368,95 @@ def test_deleting_history_rows_without_the_key_hides_the_store_drift(
         assert rows.history(), "app-a recorded octo/pkg"
         rows.sql("DELETE FROM history WHERE project = ?", (STORE_PROJECT,))
     _close_all()
-    assert _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1") != [], (
-        "deleting the history rows hid mallory/evil's 1.1"
-    )
+    capfd.readouterr()
+    drift = _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1")
+    assert [(d["source"], d["kind"]) for d in drift] == [("store", "repository-changed")], drift
+    assert "was removed from the store" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("also", ["head", "head-and-manifest"])
+def test_deleting_history_and_its_head_leaves_the_store_source_unchecked(
+    index_server, vsig, tmp_path, fleet, capfd, also
+):
+    """The same deletion taking the project's head too (and then the manifest that lists
+    the projects with heads): the removal cannot pass for "no history". The ``store``
+    source becomes unchecked (``policies/strict.yaml`` fails) and the run says why."""
+    from storerows import Rows
+
+    from bomguard.store import _close_all
+
+    sig, _ = vsig
+    root = root_of(sig, tmp_path)
+    _fleet_hijack(index_server, sig, tmp_path, fleet)
+    with Rows(fleet) as rows:
+        assert [k for k, _m, _b in rows.entries("history-head")] == [STORE_PROJECT]
+        rows.sql("DELETE FROM history WHERE project = ?", (STORE_PROJECT,))
+        rows.sql("DELETE FROM entries WHERE kind = 'history-head'")
+        if also == "head-and-manifest":
+            rows.sql("DELETE FROM entries WHERE kind = 'history-manifest'")
+            # Another project's history remains: the store is not simply new.
+            rows.sql("INSERT INTO history VALUES ('other', '1', 'f', '{}', 'x', 's', 0, 0, 'bad')")
+    _close_all()
+    capfd.readouterr()
+    verdict_path = tmp_path / "app-b.verdict.json"
+    strict = str(Path(__file__).parent.parent / "policies" / "strict.yaml")
+    assert _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1", "--policy", strict) == []
+    assert "store (" in _unchecked(tmp_path, "app-b")
+    assert json.loads(verdict_path.read_text())["verdict"] == "fail"
+    err = capfd.readouterr().err
+    assert "removed" in err, err
+
+
+def test_planted_history_head_sets_no_expectation(index_server, vsig, tmp_path, fleet, capfd):
+    """A head copied from another project (MAC'd under its own key) or edited to name
+    mallory's identity does not authenticate: it is dropped and reported, and the
+    genuine rows still raise the drift."""
+    from storerows import Rows
+
+    from bomguard.store import _close_all
+
+    sig, _ = vsig
+    root = root_of(sig, tmp_path)
+    _fleet_hijack(index_server, sig, tmp_path, fleet)
+    with Rows(fleet) as rows:
+        ((key, meta, _body),) = rows.entries("history-head")
+        meta["record"] = meta["record"].replace("octo/pkg", "mallory/evil")
+        rows.sql(
+            "UPDATE entries SET meta = ? WHERE kind = 'history-head' AND key = ?",
+            (json.dumps(meta), key),
+        )
+    _close_all()
+    capfd.readouterr()
+    drift = _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1")
+    assert [(d["source"], d["kind"]) for d in drift] == [("store", "repository-changed")], drift
+    assert "history head of octo-pkg has a MAC that does not match" in capfd.readouterr().err
+
+
+def test_store_from_before_heads_gets_them_on_upgrade(index_server, vsig, tmp_path, fleet, capfd):
+    """A store written before heads existed (schema 1: history rows, no head, no
+    manifest) is not mistaken for a tampered one: opening it builds the heads from its
+    authentic rows, silently, and a later deletion of the rows is then caught."""
+    from storerows import Rows
+
+    from bomguard.store import _close_all
+
+    sig, _ = vsig
+    root = root_of(sig, tmp_path)
+    _fleet_hijack(index_server, sig, tmp_path, fleet)
+    with Rows(fleet) as rows:
+        rows.sql("DELETE FROM entries WHERE kind IN ('history-head', 'history-manifest')")
+        rows.sql("UPDATE meta SET value = '1' WHERE name = 'schema_version'")
+    _close_all()
+    capfd.readouterr()
+    assert _fleet_run(index_server, root, tmp_path, fleet, "app-a2", "1.0") == []
+    assert "removed" not in capfd.readouterr().err
+    _close_all()
+    with Rows(fleet) as rows:
+        assert [k for k, _m, _b in rows.entries("history-head")] == [STORE_PROJECT]
+        rows.sql("DELETE FROM history WHERE project = ?", (STORE_PROJECT,))
+    _close_all()
+    drift = _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1")
+    assert [(d["source"], d["kind"]) for d in drift] == [("store", "repository-changed")], drift
 
 
 # -- (c): a second record beside bomguard's own ---------------------------------------------
@@ -397,3 +495,64 @@ def test_duplicate_status_property_shadowing_the_record_passes_verify(
     assert first == "verified"
     code, err = _verify(forged, root, capsys)
     assert code == 1, f"a shadowing 'verified' status passed verify: {err}"
+
+
+def test_history_row_moved_to_the_future_does_not_become_the_expectation(
+    index_server, vsig, tmp_path, fleet
+):
+    """A history row's first and last seen are not MAC'd. The fleet saw mallory's 1.1
+    first, then octo/pkg's 1.0 most recently; moving mallory's row to the year 2100 would
+    make it "the latest" and let the next 1.1 pass unremarked. The head, MAC'd, decides."""
+    from storerows import Rows
+
+    from bomguard.store import _close_all
+
+    sig, _ = vsig
+    root = root_of(sig, tmp_path)
+    for version, identity in (("1.0", HONEST), ("1.1", MALLORY)):
+        filename = f"octo_pkg-{version}.tar.gz"
+        content = f"octo-pkg {version}".encode()
+        index_server.add_file(
+            STORE_PROJECT,
+            filename,
+            content=content,
+            provenance=sig.mint_provenance(filename, hashlib.sha256(content).hexdigest(), identity),
+        )
+    assert _fleet_run(index_server, root, tmp_path, fleet, "app-m", "1.1") == []
+    _close_all()
+    assert _fleet_run(index_server, root, tmp_path, fleet, "app-a", "1.0") != []
+    _close_all()
+    with Rows(fleet) as rows:
+        moved = rows.sql(
+            "UPDATE history SET last_seen = 4102444800 WHERE project = ? AND version = '1.1'",
+            (STORE_PROJECT,),
+        )
+        assert moved is not None
+    _close_all()
+    drift = _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1")
+    assert [(d["source"], d["kind"]) for d in drift] == [("store", "repository-changed")], drift
+
+
+def test_a_run_the_store_cannot_record_says_so(index_server, vsig, tmp_path, fleet, capfd):
+    """The store refuses the run's writes (here a trigger aborts them, as a full disk or a
+    read-only replica would): the run still finishes with its verdict, and says that the
+    fleet's history and inventory do not include it, rather than losing it silently."""
+    from storerows import Rows
+
+    from bomguard.store import _close_all
+
+    sig, _ = vsig
+    root = root_of(sig, tmp_path)
+    _fleet_hijack(index_server, sig, tmp_path, fleet)
+    with Rows(fleet) as rows:
+        rows.sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON sboms "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    _close_all()
+    capfd.readouterr()
+    drift = _fleet_run(index_server, root, tmp_path, fleet, "app-b", "1.1")
+    assert [(d["source"], d["kind"]) for d in drift] == [("store", "repository-changed")]
+    err = capfd.readouterr().err
+    assert "WARNING: store:" in err and "database or disk is full" in err, err
+    assert "not fully recorded" in err

@@ -69,7 +69,8 @@ __all__ = [
 
 Observer = Callable[[str, str], None]
 """Progress callback ``(event, detail)``: ``page``, ``provenance``, ``download``, ``retry``,
-``verify``, and ``cache-tampered`` (a dropped cache entry; the detail is a sentence)."""
+``verify``, ``cache-tampered`` (a dropped cache entry; the detail is a sentence) and
+``store-unwritten`` (the run could not be recorded in the store; a sentence)."""
 
 
 @dataclass(frozen=True)
@@ -343,7 +344,7 @@ def _with_drift(
     options: EnrichOptions,
     baseline: dict[str, Expectation],
     pins: dict[str, list[Expectation]],
-    history: dict[str, Expectation] | None = None,
+    history: dict[str, Expectation | str] | None = None,
 ) -> ComponentEvidence:
     expectations: list[Expectation] = []
     unusable: list[str] = []
@@ -362,7 +363,11 @@ def _with_drift(
     if request.project in baseline:
         expectations.append(baseline[request.project])
     if history and request.project in history:
-        expectations.append(history[request.project])
+        from_store = history[request.project]
+        if isinstance(from_store, str):
+            unusable.append(from_store)
+        else:
+            expectations.append(from_store)
     events, checked = assess(
         evidence, expectations, pins.get(request.project, ()), version=request.version
     )
@@ -503,7 +508,9 @@ def enrich(
     if location is not None and requests:
         from bomguard.store.history import record_run, sbom_label
 
-        record_run(location, components, evidence, sbom_label(document, sbom))
+        unrecorded = record_run(location, components, evidence, sbom_label(document, sbom))
+        if unrecorded is not None and observer is not None:
+            observer("store-unwritten", unrecorded)
 
     graph = build_graph(components, document.relationships())
     ranks = load_snapshot()

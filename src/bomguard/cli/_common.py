@@ -33,7 +33,8 @@ class Progress:
     On a terminal (and unless turned off) it is a ``rich`` progress bar: the releases to
     check (``total``), those done (``release``), the rate and the time left, with counts
     of pages, provenance objects and verified files. Off a terminal it prints nothing.
-    ``cache-tampered`` always prints one ``WARNING: cache: ...`` line, bar or not.
+    ``cache-tampered`` always prints one ``WARNING: cache: ...`` line, bar or not, and
+    ``store-unwritten`` one ``WARNING: store: ...`` line.
     """
 
     def __init__(self, enabled: bool, *, color: bool = True) -> None:
@@ -86,6 +87,9 @@ class Progress:
     def __call__(self, event: str, detail: str) -> None:
         if event == "cache-tampered":
             self.warn(f"WARNING: cache: {detail}")
+            return
+        if event == "store-unwritten":
+            self.warn(f"WARNING: store: {detail}")
             return
         if event == "total":
             self.total = int(detail)

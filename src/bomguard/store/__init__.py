@@ -118,10 +118,16 @@ def open_store(location: str, key: bytes | None = None) -> Store | None:
             ) from None
         from bomguard.store.postgres import PostgresStore
 
-        return PostgresStore(location, key)
-    from bomguard.store.sqlite import SqliteStore
+        store: Store = PostgresStore(location, key)
+    else:
+        from bomguard.store.sqlite import SqliteStore
 
-    return SqliteStore(Path(location), key)
+        store = SqliteStore(Path(location), key)
+    if 0 < store.migrated_from < 2:
+        from bomguard.store.history import build_heads
+
+        build_heads(store)
+    return store
 
 
 _shared: dict[tuple[str, int], Store | None] = {}

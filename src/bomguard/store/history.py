@@ -5,6 +5,16 @@ Every verified file's publisher identity is recorded (project, version, file, id
 record, SBOM, first and last seen). The next run of any SBOM naming the project expects the
 identity seen most recently again: a repository, workflow, ref or signer change is caught
 even when the SBOM at hand was never enriched before.
+
+Whoever writes the database without the store key cannot plant or edit a row (each is
+MAC'd), but can delete rows. So that deleting a project's history cannot silently remove
+its expectation, each project also has a **head** (the latest identity, a MAC'd entry the
+expectation is taken from even when the rows are gone) and the store a **manifest** (a
+MAC'd entry listing every project with a head). A head missing for a listed project, or a
+manifest missing while history exists, is reported as tampering and the ``store`` source
+of those projects becomes *unchecked* (``strict`` fails); it is never read as "no history".
+What stays possible without the key: replacing the whole history with an older authentic
+copy (a restored backup), or emptying the store entirely, which looks like a new store.
 """
 
 from __future__ import annotations
@@ -20,7 +30,18 @@ from bomguard.identity_record import identity_from_record, identity_record, reco
 from bomguard.models import Component, ComponentEvidence, DriftSource, Status
 from bomguard.store.interface import HistoryRow, SbomRow, Store, Tampered
 
-__all__ = ["expectation_from_history", "history_rows", "registration_rows", "sbom_label"]
+__all__ = [
+    "build_heads",
+    "expectation_from_history",
+    "history_rows",
+    "registration_rows",
+    "sbom_label",
+]
+
+HEAD = "history-head"
+"""Entry kind of a project's history head (keyed by project)."""
+MANIFEST = ("history-manifest", "projects")
+"""Entry kind and key of the manifest: the projects that have a head."""
 
 
 def sbom_label(document: Any, path: Path) -> str:
@@ -33,18 +54,112 @@ def sbom_label(document: Any, path: Path) -> str:
     return f"{path.name} ({serial})" if serial else path.name
 
 
-def expectation_from_history(
-    store: Store, project: str, tampered: Tampered | None = None
-) -> Expectation | None:
-    """The identity the fleet saw last for ``project``, or ``None`` without history.
+def _latest(rows: Iterable[HistoryRow]) -> HistoryRow:
+    return max(rows, key=lambda r: (r.last_seen, r.version, r.filename, r.sbom))
 
-    Only rows that authenticate under the store key count (others are dropped and
-    reported): a planted history row never sets an expectation.
+
+def _head_fields(row: HistoryRow) -> dict[str, object]:
+    return {
+        "version": row.version,
+        "filename": row.filename,
+        "record": row.record,
+        "sbom": row.sbom,
+        "seen": row.last_seen,
+    }
+
+
+def _read_head(store: Store, project: str, tampered: Tampered | None) -> HistoryRow | None:
+    what = f"the stored identity history head of {project}"
+    found = store.get(HEAD, project, what, tampered, again="written")
+    if found is None:
+        return None
+    fields = found[0]
+    try:
+        version, filename = str(fields["version"]), str(fields["filename"])
+        record, sbom, seen = str(fields["record"]), str(fields["sbom"]), fields["seen"]
+    except KeyError:
+        return None
+    if not isinstance(seen, (int, float)):
+        return None
+    return HistoryRow(project, version, filename, record, sbom, float(seen), float(seen))
+
+
+def _read_manifest(store: Store, tampered: Tampered | None) -> set[str] | None:
+    found = store.get(*MANIFEST, "the stored history manifest", tampered, again="written")
+    if found is None:
+        return None
+    projects = found[0].get("projects")
+    if not isinstance(projects, list):
+        return None
+    return {p for p in projects if isinstance(p, str)}
+
+
+def _put_heads(store: Store, rows: Iterable[HistoryRow], known: set[str] | None) -> None:
+    """Queue a head per project of ``rows`` (its latest row), then the manifest.
+
+    Queued after the rows themselves, so a head never names a row not yet written.
+    """
+    latest: dict[str, HistoryRow] = {}
+    for row in rows:
+        if row.project not in latest or _latest((latest[row.project], row)) is row:
+            latest[row.project] = row
+    for project, row in latest.items():
+        store.put(HEAD, project, _head_fields(row), None)
+    listed = set(known or ()) | set(latest)
+    if latest and listed != known:
+        store.put(*MANIFEST, {"projects": sorted(listed)}, None)
+
+
+def build_heads(store: Store) -> None:
+    """Give a store migrated from before heads existed a head per project and a manifest,
+    from its authentic rows (a row that does not authenticate is dropped, unreported)."""
+    projects = {row.project for row in store.history_rows()}
+    rows = [row for project in sorted(projects) for row in store.history(project)]
+    _put_heads(store, rows, _read_manifest(store, None))
+    store.flush()
+
+
+def expectation_from_history(
+    store: Store,
+    project: str,
+    tampered: Tampered | None = None,
+    listed: bool = False,
+) -> Expectation | str | None:
+    """The identity the fleet saw last for ``project``; ``None`` without history; a reason
+    (an *unchecked* source) when its history was removed.
+
+    Only rows and heads that authenticate under the store key count (others are dropped
+    and reported): a planted row never sets an expectation. ``listed`` says the manifest
+    names the project (or cannot be trusted to say it does not).
     """
     rows = store.history(project, tampered)
-    if not rows:
+    head = _read_head(store, project, tampered)
+    if head is None and listed:
+        # Without the head, the rows left may not include the latest: say so; compare
+        # with them when some remain (each is authentic), else the source is unchecked.
+        if tampered is not None:
+            tampered(
+                f"the stored identity history of {project} has lost its head (it was "
+                "removed from the store)"
+                + ("" if rows else "; its store drift expectation cannot be checked")
+            )
+        if not rows:
+            return f"{DriftSource.STORE.value} (the identity history of {project} was removed)"
+    named = head is not None and any(
+        (r.version, r.filename, r.record, r.sbom)
+        == (head.version, head.filename, head.record, head.sbom)
+        for r in rows
+    )
+    if head is not None and not named and tampered is not None:
+        tampered(
+            f"the stored identity history of {project} {head.version} ({head.filename}) "
+            "was removed from the store; its history head still says what was expected"
+        )
+    # The head, when there is one: a row's first and last seen are not MAC'd, so the
+    # rows' own order is used only for a project without a head.
+    if head is None and not rows:
         return None
-    latest = max(rows, key=lambda r: (r.last_seen, r.version, r.filename, r.sbom))
+    latest = head if head is not None else _latest(rows)
     try:
         record = json.loads(latest.record)
     except ValueError:
@@ -117,16 +232,25 @@ def registration_rows(
 
 def history_expectations(
     location: str, projects: Iterable[str], tampered: Tampered | None = None
-) -> dict[str, Expectation]:
-    """The ``store`` expectation of every project that has history at ``location``."""
+) -> dict[str, Expectation | str]:
+    """The ``store`` expectation of every project that has history at ``location``, or the
+    reason it cannot be checked."""
     from bomguard.store import shared_store
 
     store = shared_store(location)
     if store is None:
         return {}
-    out = {}
+    manifest = _read_manifest(store, tampered)
+    unlisted_history = manifest is None and bool(store.history_rows())
+    if unlisted_history and tampered is not None:
+        tampered(
+            "the stored identity history manifest was removed while history remains; "
+            "the store drift expectation of a project without a history head cannot be checked"
+        )
+    out: dict[str, Expectation | str] = {}
     for project in sorted(set(projects)):
-        found = expectation_from_history(store, project, tampered)
+        listed = unlisted_history or (manifest is not None and project in manifest)
+        found = expectation_from_history(store, project, tampered, listed)
         if found is not None:
             out[project] = found
     return out
@@ -137,15 +261,27 @@ def record_run(
     components: Iterable[Component],
     evidence: Mapping[str, ComponentEvidence | None],
     sbom: str,
-) -> None:
-    """Record a run's verified identities and its SBOM registration, and commit them."""
+) -> str | None:
+    """Record a run's verified identities and its SBOM registration, and commit them.
+
+    Returns a sentence when the store could not commit them (nothing else tells).
+    """
     from bomguard.store import shared_store
 
     store = shared_store(location)
     if store is None:
-        return
+        return None
     components = list(components)
     now = time.time()
-    store.record_history(history_rows(components, evidence, sbom, now))
+    rows = history_rows(components, evidence, sbom, now)
+    store.record_history(rows)
+    _put_heads(store, rows, _read_manifest(store, None))
     store.register(registration_rows(components, evidence, sbom, now))
     store.flush()
+    problem = store.write_problem()
+    if problem is None:
+        return None
+    return (
+        f"{store.label}: this run was not fully recorded ({problem}); the fleet's "
+        "identity history and inventory may lack it"
+    )

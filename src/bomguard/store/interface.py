@@ -50,7 +50,7 @@ __all__ = [
     "Tampered",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The schema this bomguard writes; a store with a higher one is refused (exit 3)."""
 
 Tampered = Callable[[str], None]
@@ -110,6 +110,8 @@ class Store(ABC):
 
     #: Printed in messages instead of the location (a DSN without its password).
     label: str = "store"
+    #: The schema version the store had when this process opened it (0: created now).
+    migrated_from: int = SCHEMA_VERSION
 
     def __init__(self, key: bytes) -> None:
         self.key = key
@@ -346,6 +348,11 @@ class Store(ABC):
         done = threading.Event()
         self._queue.put(done)
         done.wait(timeout)
+
+    def write_problem(self) -> str | None:
+        """Why a queued write failed since the last call (``None``: every one committed)."""
+        err, self._write_error = self._write_error, None
+        return None if err is None else (" ".join(str(err).split()) or type(err).__name__)
 
     def close(self) -> None:
         """Commit what is queued and close the store."""

@@ -86,7 +86,9 @@ class PostgresStore(Store):
         conn = self._connect()
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
-            migrate(conn.execute, self.label, blob="BYTEA", real="DOUBLE PRECISION", mark="%s")
+            self.migrated_from = migrate(
+                conn.execute, self.label, blob="BYTEA", real="DOUBLE PRECISION", mark="%s"
+            )
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

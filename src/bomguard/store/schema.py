@@ -32,14 +32,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TABLE IF NOT EXISTS claims ("
         " key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires {real} NOT NULL)",
     ),
+    # 2: no new table: each project's identity history gets a MAC'd head and the store a
+    # MAC'd manifest of the projects that have one (``entries`` rows, written with the
+    # key, so :func:`bomguard.store.open_store` builds them for a store migrated from 1).
+    2: (),
 }
 
 
-def migrate(execute: Callable[..., Any], label: str, *, blob: str, real: str, mark: str) -> None:
+def migrate(execute: Callable[..., Any], label: str, *, blob: str, real: str, mark: str) -> int:
     """Bring a store to :data:`SCHEMA_VERSION` inside the caller's transaction (and lock).
 
     ``execute(sql, params)`` is the backend's, returning a cursor; ``mark`` is its
     parameter placeholder (``?`` or ``%s``). A store newer than this bomguard is refused.
+    Returns the version the store had (0 for a new one).
     """
     execute(MIGRATIONS[1][0])
     found = execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
@@ -57,3 +62,4 @@ def migrate(execute: Callable[..., Any], label: str, *, blob: str, real: str, ma
         "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         (str(SCHEMA_VERSION),),
     )
+    return version

@@ -55,7 +55,9 @@ class SqliteStore(Store):
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            migrate(db.execute, str(self.path), blob="BLOB", real="REAL", mark="?")
+            self.migrated_from = migrate(
+                db.execute, str(self.path), blob="BLOB", real="REAL", mark="?"
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -323,3 +323,64 @@ def test_repeated_facts_survive_every_encoding(source):
         for name, values in written.items():
             assert component.values(name) == tuple(values), (path.name, name)
     assert seen == len(additions)
+
+
+# -- docs/properties.md is the taxonomy of every name bomguard writes -----------------------
+
+
+def _taxonomy() -> dict[str, str]:
+    """Each property row of docs/properties.md: name to its description."""
+    text = (Path(__file__).parent.parent / "docs" / "properties.md").read_text()
+    out = {}
+    for line in text.splitlines():
+        cells = line.strip("|").split(" | ")
+        if line.startswith("| `bomguard:") and len(cells) == 3:  # property, description, example
+            out[cells[0].strip(" `")] = cells[1]
+    return out
+
+
+def test_the_taxonomy_page_names_every_property_and_which_may_repeat():
+    from bomguard.sbom.graph import GraphFacts
+    from bomguard.sbom.properties import with_graph
+    from bomguard.sbom.taxonomy import REPEATED
+
+    full = Identity(
+        kind="GitHub",
+        issuer="https://token.actions.githubusercontent.com",
+        repository="acme/widget",
+        repository_uri="https://github.com/acme/widget",
+        repository_id="1",
+        owner_uri="https://github.com/acme",
+        owner_id="2",
+        workflow="release.yml",
+        ref="refs/tags/v1",
+        commit="c" * 40,
+        build_signer_uri="https://github.com/acme/widget/.github/workflows/release.yml@v1",
+        build_config_uri="https://github.com/acme/widget/.github/workflows/release.yml@v1",
+        trigger="release",
+        runner_environment="github-hosted",
+        san="https://github.com/acme/widget/.github/workflows/release.yml@refs/tags/v1",
+        environment="pypi",
+        log_index=1,
+        integrated_time=2,
+        trusted_publisher={"kind": "GitHub"},
+    )
+    evidence = _evidence(0)
+    first = replace(evidence.files[0], identity=full)
+    evidence = replace(
+        evidence,
+        reason="1 of 3 files attested",
+        index_url="https://pypi.org/simple/",
+        files=(first, *evidence.files[1:]),
+        drift_unchecked=("previous-release:0.9 (unknown)",),
+    )
+    addition = with_graph(addition_for(evidence), GraphFacts(2, 1, (("app", "pkg0"),), "dev"), 7)
+    written = {name for name, _ in addition.properties}
+    taxonomy = _taxonomy()
+    assert written - set(taxonomy) == set(), "written but not in docs/properties.md"
+    assert set(taxonomy) - written == set(), "in docs/properties.md but never written"
+    repeats = {n for n, d in taxonomy.items() if "May appear multiple times" in d}
+    assert repeats == REPEATED
+    assert all("May appear once" in d for n, d in taxonomy.items() if n not in REPEATED)
+    # Names follow the CycloneDX taxonomy's ABNF, lower case.
+    assert all(re.fullmatch(r"[a-z0-9-]+(:[a-z0-9-]+)+", n) for n in taxonomy)

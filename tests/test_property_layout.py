@@ -384,3 +384,23 @@ def test_the_taxonomy_page_names_every_property_and_which_may_repeat():
     assert all("May appear once" in d for n, d in taxonomy.items() if n not in REPEATED)
     # Names follow the CycloneDX taxonomy's ABNF, lower case.
     assert all(re.fullmatch(r"[a-z0-9-]+(:[a-z0-9-]+)+", n) for n in taxonomy)
+
+
+# -- a consumer: syft reads the repeated properties ------------------------------------------
+
+
+def test_syft_reads_an_sbom_with_several_files_and_drift_events(enriched, tmp_path):
+    """syft (cyclonedx-go, as grype and trivy read CycloneDX) reads the enriched SBOM and
+    yields the input's packages. syft 1.18 keeps no foreign property in its own JSON; if
+    it ever does, every ``bomguard:provenance:file`` value must come back."""
+    from test_consumers import _syft_packages
+
+    out, data, _ = enriched
+    assert len(file_statuses(_widget(data))) == 2 and drift_events(_widget(data))
+    before = _syft_packages(out.with_name("in.json"), tmp_path)
+    assert before
+    assert _syft_packages(out, tmp_path) == before
+    kept = (tmp_path / f"{out.name}.syft.json").read_text()
+    if "bomguard:" in kept:
+        for filename, status in file_statuses(_widget(data)).items():
+            assert json.dumps(f"{filename} {status}") in kept

@@ -405,3 +405,22 @@ def test_syft_reads_an_sbom_with_several_files_and_drift_events(enriched, tmp_pa
     if "bomguard:" in kept:
         for filename, status in file_statuses(_widget(data)).items():
             assert json.dumps(f"{filename} {status}") in kept
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        # An event removed (drift hidden from the auditor) without fixing the count.
+        (lambda ps: ps.remove(next(p for p in ps if p["name"] == EVENT)), "drift events but"),
+        # The kinds a consumer filters on no longer say what the events are.
+        (lambda ps: _set(ps, "bomguard:drift:kinds", "ref-changed"), "records drift kinds"),
+    ],
+    ids=["event-removed", "kinds-edited"],
+)
+def test_drift_facts_that_disagree_with_the_events_are_a_finding(
+    enriched, tmp_path, capsys, mutate, expected
+):
+    _, data, root = enriched
+    code, err = _verify(tmp_path, data, root, capsys, mutate)
+    assert code == 1
+    assert f"FAIL: {PURL}:" in err and expected in err, err

@@ -121,12 +121,26 @@ def _plan(component: Component) -> _Plan:
             problems.append(f"{FILE_IDENTITIES} names {identities[0]} more than once")
         else:
             file_records[identities[0]] = identities[1]
-    for n, value in enumerate(component.values(DRIFT_EVENT)):
-        if parse_drift_event(value) is None:
+    events = component.values(DRIFT_EVENT)
+    kinds: list[str] = []
+    for n, value in enumerate(events):
+        event = parse_drift_event(value)
+        if event is None:
             problems.append(
                 f"{DRIFT_EVENT} #{n + 1} is not the JSON object bomguard writes "
                 "(kind, before, after, source, since, and asserted-by: index)"
             )
+        else:
+            kinds.append(event["kind"])
+    count = props.get("bomguard:drift:count")
+    if (count is not None or events) and count != str(len(events)):
+        problems.append(f"records {count or 'no'} drift events but carries {len(events)}")
+    said_kinds = props.get("bomguard:drift:kinds") or ""
+    if len(kinds) == len(events) and said_kinds != ", ".join(sorted(set(kinds))):
+        problems.append(
+            f"records drift kinds {said_kinds or '(none)'} but its events are of "
+            f"{', '.join(sorted(set(kinds))) or 'none'}"
+        )
     record = {k[len(P) :]: v for k, v in props.items() if k.startswith(P + "publisher:")}
     counts = Counter(files.values())
     total = props.get(P + "files:total")

@@ -75,6 +75,25 @@ def props(component: dict[str, Any]) -> dict[str, str]:
     return {p["name"]: p["value"] for p in component.get("properties", [])}
 
 
+def file_statuses(component: dict[str, Any]) -> dict[str, str]:
+    """Filename to status, from each ``bomguard:provenance:file`` property (``<file> <status>``)."""
+    out = {}
+    for p in component.get("properties", []):
+        if p["name"] == "bomguard:provenance:file":
+            filename, _, status = p["value"].rpartition(" ")
+            out[filename] = status
+    return out
+
+
+def drift_events(component: dict[str, Any]) -> list[dict[str, str]]:
+    """Each ``bomguard:drift:event`` property's JSON object, in order."""
+    return [
+        json.loads(p["value"])
+        for p in component.get("properties", [])
+        if p["name"] == "bomguard:drift:event"
+    ]
+
+
 def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in walk(doc)}
 

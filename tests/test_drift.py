@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import cdx, enrich_cli, props, pypi, run_cli, write_json
+from helpers import cdx, drift_events, enrich_cli, props, pypi, run_cli, write_json
 from virtual_sigstore import GitHubIdentity, GitLabIdentity, GoogleIdentity, VirtualSigstore
 
 DATA = Path(__file__).parent / "data"
@@ -38,14 +38,8 @@ def _drift(server, tmp_path, root, names, *extra):
     result = {}
     for comp in enriched["components"]:
         p = props(comp)
-        events = []
-        for i in range(int(p.get("bomguard:drift:count", "0"))):
-            events.append(
-                {
-                    k: p.get(f"bomguard:drift:{i}:{k}", "")
-                    for k in ("kind", "before", "after", "source", "since", "asserted-by")
-                }
-            )
+        events = drift_events(comp)
+        assert len(events) == int(p.get("bomguard:drift:count", "0"))
         result[comp["name"]] = (p, events)
     return code, result
 

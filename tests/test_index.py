@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import cdx, props, pypi, run_cli, write_json
+from helpers import cdx, file_statuses, props, pypi, run_cli, write_json
 from indexserver import IndexServer, add_dist
 from storerows import Rows
 
@@ -278,10 +278,10 @@ def test_html_pages_with_data_provenance_are_understood(real_index, tmp_path):
     ).encode()
     server.fault("/simple/sigstore/", body=html, headers={"Content-Type": "text/html"})
     _, out = _run(server, tmp_path, cdx([pypi("sigstore", "3.6.1")]), "--no-cache")
-    p = props(out["components"][0])
+    files = file_statuses(out["components"][0])
     # The sdist is verified; the wheel has no data-provenance attribute: not PEP 740 → unknown.
-    assert p["bomguard:provenance:file:sigstore-3.6.1.tar.gz"] == "verified"
-    assert p["bomguard:provenance:file:sigstore-3.6.1-py3-none-any.whl"] == "unknown"
+    assert files["sigstore-3.6.1.tar.gz"] == "verified"
+    assert files["sigstore-3.6.1-py3-none-any.whl"] == "unknown"
 
 
 def test_redirects_off_the_index_origin_are_refused(real_index, tmp_path):

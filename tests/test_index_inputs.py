@@ -62,7 +62,7 @@ def test_a_malformed_index_digest_is_unknown_not_invalid(served, tmp_path, diges
     )
     p = _enrich(server, root, tmp_path, pypi(PROJECT, VERSION))
     assert p["bomguard:provenance:status"] == "unknown"
-    assert p[f"bomguard:provenance:file:{FILENAME}"] == "unknown"
+    assert p["bomguard:provenance:file"] == f"{FILENAME} unknown"
     assert problem in p["bomguard:provenance:reason"]
 
 

@@ -165,7 +165,7 @@ def test_file_identities_property_overrides_the_recorded_publisher(
 ):
     """The carrier swaps widget's embedded evidence for an attestation signed by their own
     repository (over the same file name and digest) and adds a
-    ``file-identities:<file>`` property naming that repository. The component's
+    ``file-identities`` property for the file naming that repository. The component's
     ``publisher:*`` fields still say acme/widget, yet reverify holds the evidence only to
     the per-file record and never compares that record with the component's: verify
     exits 0 while the publisher an auditor reads has no signature in the SBOM."""
@@ -195,7 +195,10 @@ def test_file_identities_property_overrides_the_recorded_publisher(
     def swap(d):
         _items(d, "pkg:pypi/widget@1.0")[0]["contents"] = copy.deepcopy(evil_item["contents"])
         _component(d, "widget")["properties"].append(
-            {"name": f"{P}file-identities:{filename}", "value": json.dumps([evil_record])}
+            {
+                "name": f"{P}file-identities",
+                "value": json.dumps({"file": filename, "identities": [evil_record]}),
+            }
         )
 
     forged = _tamper(out, data, swap)

@@ -97,6 +97,15 @@ class Component:
     repeated_properties: tuple[str, ...] = ()
     """Property names the component carries more than once (``properties`` keeps the
     last): ``bomguard verify`` refuses a record with two values for one fact."""
+    repeated_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Every value, in document order, of each name in ``repeated_properties``."""
+
+    def values(self, name: str) -> tuple[str, ...]:
+        """Every value of property ``name``, in document order (none when absent)."""
+        if name in self.repeated_values:
+            return self.repeated_values[name]
+        value = self.properties.get(name)
+        return () if value is None else (value,)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,25 +23,29 @@ cannot be re-proven offline: :class:`UnprovableFormat` says so.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bomguard.distname import parse_dist_filename
 from bomguard.errors import BomguardError, InputError
-from bomguard.identity_record import (
-    TRUSTED_PUBLISHER,
-    as_record,
-    identity_record,
-    record_from_json,
-)
+from bomguard.identity_record import TRUSTED_PUBLISHER, identity_record, record_from_json
 from bomguard.models import Component, DigestSource, FileEvidence, Status, summarize
 from bomguard.sbom import read_sbom
+from bomguard.sbom.taxonomy import (
+    DRIFT_EVENT,
+    FILE,
+    FILE_IDENTITIES,
+    REPEATED,
+    old_layout_name,
+    parse_drift_event,
+    parse_file_identities,
+    parse_file_value,
+)
 from bomguard.verify import FileVerdict, load_trust_root
 from bomguard.verify.batch import VerifyJob, verify_batch
 
-__all__ = ["Finding", "UnprovableFormat", "reverify"]
+__all__ = ["Finding", "OldPropertyLayout", "UnprovableFormat", "reverify"]
 
 P = "bomguard:provenance:"
 _STATUSES = frozenset(s.value for s in Status)
@@ -49,6 +53,13 @@ _STATUSES = frozenset(s.value for s in Status)
 
 class UnprovableFormat(BomguardError):
     """The SBOM's format carries no embedded evidence: nothing can be re-proven (exit 1)."""
+
+    exit_code = 1
+
+
+class OldPropertyLayout(BomguardError):
+    """The SBOM was enriched with the older property layout, whose names carried the
+    filename or the event number: it is not read, it must be enriched again (exit 1)."""
 
     exit_code = 1
 
@@ -89,25 +100,47 @@ def _plan(component: Component) -> _Plan:
     problems: list[str] = []
     files: dict[str, Status] = {}
     file_records: dict[str, list[dict[str, str]]] = {}
-    for key, value in props.items():
-        if key.startswith(P + "file:"):
-            name = key[len(P + "file:") :]
-            if value in _STATUSES:
-                files[name] = Status(value)
-            else:
-                problems.append(f"file {name} has no status bomguard writes ({value!r})")
-        elif key.startswith(P + "file-identities:"):
-            name = key[len(P + "file-identities:") :]
-            try:
-                raw = json.loads(value)
-            except ValueError:
-                raw = None
-            records = (
-                [r for r in map(as_record, raw) if r is not None] if isinstance(raw, list) else []
+    for value in component.values(FILE):
+        parsed = parse_file_value(value)
+        if parsed is None:
+            problems.append(
+                f"{FILE} {value!r} is not '<filename> <status>' with a file status bomguard writes"
             )
-            if not records or len(records) != len(raw or []):
-                problems.append(f"the identities recorded for {name} do not parse")
-            file_records[name] = records
+        elif parsed[0] in files:
+            problems.append(f"{FILE} names {parsed[0]} more than once")
+        else:
+            files[parsed[0]] = parsed[1]
+    for value in component.values(FILE_IDENTITIES):
+        identities = parse_file_identities(value)
+        if identities is None:
+            problems.append(
+                f'a {FILE_IDENTITIES} value is not {{"file": <filename>, "identities": '
+                "[<record>, ...]}"
+            )
+        elif identities[0] in file_records:
+            problems.append(f"{FILE_IDENTITIES} names {identities[0]} more than once")
+        else:
+            file_records[identities[0]] = identities[1]
+    events = component.values(DRIFT_EVENT)
+    kinds: list[str] = []
+    for n, value in enumerate(events):
+        event = parse_drift_event(value)
+        if event is None:
+            problems.append(
+                f"{DRIFT_EVENT} #{n + 1} is not the JSON object bomguard writes "
+                "(kind, before, after, source, since, and asserted-by: index)"
+            )
+        else:
+            kinds.append(event["kind"])
+    count = props.get("bomguard:drift:count")
+    if (count is not None or events) and count != str(len(events)):
+        problems.append(f"records {count or 'no'} drift events but carries {len(events)}")
+    said_kinds = props.get("bomguard:drift:kinds") or ""
+    if len(kinds) == len(events) and said_kinds != ", ".join(sorted(set(kinds))):
+        problems.append(
+            f"records drift kinds {said_kinds or '(none)'} but its events are of "
+            f"{', '.join(sorted(set(kinds))) or 'none'}"
+        )
     record = {k[len(P) :]: v for k, v in props.items() if k.startswith(P + "publisher:")}
     counts = Counter(files.values())
     total = props.get(P + "files:total")
@@ -124,7 +157,9 @@ def _plan(component: Component) -> _Plan:
         if said is not None and said != str(counts[kind]):
             problems.append(f"records {said} {kind.value} files but names {counts[kind]}")
     status = props[P + "status"]
-    repeated = [n for n in component.repeated_properties if n.startswith("bomguard:")]
+    repeated = [
+        n for n in component.repeated_properties if n.startswith("bomguard:") and n not in REPEATED
+    ]
     if repeated:
         problems.append(
             f"carries {', '.join(repeated)} more than once: one value would hide another"
@@ -135,7 +170,9 @@ def _plan(component: Component) -> _Plan:
         problems.append(f"recorded {status} but names no verified file")
     for name in file_records:
         if name not in files:
-            problems.append(f"records identities for {name}, a file it does not name")
+            problems.append(
+                f"{FILE_IDENTITIES} records identities for {name}, a file no {FILE} names"
+            )
     return _Plan(component, label, status, files, record, file_records, problems)
 
 
@@ -204,6 +241,14 @@ def reverify(
     plans = [_plan(c) for c in components if c.properties.get(P + "status") is not None]
     if not plans:
         raise InputError(f"{sbom}: no component carries bomguard:provenance:status: not enriched")
+    old = next(((c, n) for c in components for n in c.properties if old_layout_name(n)), None)
+    if old is not None:
+        raise OldPropertyLayout(
+            f"{sbom}: enriched with an older bomguard property layout "
+            f"({old[0].purl or old[0].name} carries {old[1]!r}): enrich it again",
+            hint="this bomguard writes one fixed name per fact (docs/properties.md); an SBOM "
+            "enriched by an earlier version cannot be verified",
+        )
     # bomguard records a status on every PyPI component it judged: one without a record in
     # an enriched SBOM was added, or had its record removed, after enrichment.
     unjudged = [

@@ -1,6 +1,7 @@
 """Settings from a file and from the environment, under the command-line flags.
 
-Every option of ``enrich``, ``fetch`` and ``verify`` can also be given
+Every option of ``enrich``, ``fetch``, ``verify`` and the ``policy`` subcommands
+(``policy check`` and ``policy test``: ``--cel-engine``) can also be given
 
 * as an environment variable ``BOMGUARD_<OPTION>`` (``--trust-root`` is
   ``BOMGUARD_TRUST_ROOT``; a repeatable option takes a list, of paths separated by
@@ -10,7 +11,8 @@ Every option of ``enrich``, ``fetch`` and ``verify`` can also be given
   or else ``pyproject.toml`` there (keys under ``[tool.bomguard]``), or the file named by
   ``BOMGUARD_CONFIG``. Keys are option names without the dashes (``trust-root =
   "embedded"``); a table named after a command (``[tool.bomguard.enrich]``) applies to
-  that command only and wins over the top level. Relative paths are relative to the file.
+  that command only and wins over the top level (``[tool.bomguard.policy]`` applies to
+  every ``policy`` subcommand). Relative paths are relative to the file.
 
 A settings file found in the working directory is part of the repository, which a pull
 request can change; so it may not set what decides where evidence comes from or what it
@@ -79,6 +81,7 @@ CONFIGURABLE: dict[str, tuple[str, str]] = {
     "enrich": ("bomguard.cli.enrich", "enrich"),
     "fetch": ("bomguard.cli.fetch", "fetch"),
     "verify": ("bomguard.cli.verify", "verify"),
+    "policy": ("bomguard.cli.policy", "policy_group"),
 }
 
 
@@ -121,7 +124,7 @@ def env_name(param: click.Parameter) -> str | None:
     return ENV_PREFIX + flag[2:].upper().replace("-", "_")
 
 
-def _options(command: click.Command) -> dict[str, click.Option]:
+def _own_options(command: click.Command) -> dict[str, click.Option]:
     """The command's options by key (long flag without dashes)."""
     found = {}
     for param in command.params:
@@ -129,6 +132,31 @@ def _options(command: click.Command) -> dict[str, click.Option]:
         if flag is not None and isinstance(param, click.Option):
             found[flag[2:]] = param
     return found
+
+
+def _runs(command: click.Command) -> list[tuple[click.Command, dict[str, click.Option]]]:
+    """The commands that run and the options of each that settings may give: the command
+    and all its options; for a group, each subcommand and those of its options that a
+    command which is not a group also has (``policy``: ``--cel-engine``)."""
+    if not isinstance(command, click.Group):
+        return [(command, _own_options(command))]
+    shared = {
+        key
+        for other in _commands().values()
+        if not isinstance(other, click.Group)
+        for key in _own_options(other)
+    }
+    runs = []
+    for sub in command.commands.values():
+        options = {k: v for k, v in _own_options(sub).items() if k in shared}
+        if options:
+            runs.append((sub, options))
+    return runs
+
+
+def _options(command: click.Command) -> dict[str, click.Option]:
+    """Every option settings may give ``command`` (any of its subcommands'), by key."""
+    return {k: v for _, options in _runs(command) for k, v in options.items()}
 
 
 def find_settings_file(cwd: Path | None = None) -> SettingsFile | None:
@@ -221,42 +249,53 @@ def configure(command: click.Command, name: str) -> click.Command:
     of the settings file (if any) as defaults under the flags and the environment."""
     if name not in CONFIGURABLE:
         return command
-    for param in command.params:
-        if isinstance(param, click.Option) and param.envvar is None:
-            param.envvar = env_name(param)
-    command.context_settings.pop("default_map", None)  # from an earlier run in this process
+    runs = _runs(command)
+    for each, options in runs:
+        for param in options.values():
+            if param.envvar is None:
+                param.envvar = env_name(param)
+        each.context_settings.pop("default_map", None)  # from an earlier run in this process
     settings = find_settings_file()
     if settings is None:
         return command
     _check_keys(settings, _commands())
-    options = _options(command)
     base = settings.path.parent
-    defaults = {
-        options[key].name: _file_value(options[key], value, base)
-        for key, value in settings.for_command(name).items()
-        if key in options
-    }
-    command.context_settings["default_map"] = defaults
+    for each, options in runs:
+        each.context_settings["default_map"] = {
+            options[key].name: _file_value(options[key], value, base)
+            for key, value in settings.for_command(name).items()
+            if key in options
+        }
     return command
 
 
 def effective(name: str) -> list[Setting]:
     """Every option of command ``name``: its value with no flags given, and its source
     (resolved by click itself, as a run of the command would)."""
-    command = configure(_commands()[name], name)
     settings = find_settings_file()
-    ctx = command.make_context(name, [], resilient_parsing=True)
     out = []
-    for key, param in _options(command).items():
-        source = ctx.get_parameter_source(param.name or "")
-        value = ctx.params.get(param.name or "")
-        if source is click.core.ParameterSource.ENVIRONMENT:
-            where = f"environment ({param.envvar})"
-        elif source is click.core.ParameterSource.DEFAULT_MAP and settings is not None:
-            where = f"file ({settings.path})"
-        else:
-            where = "default"
-        if isinstance(value, tuple):
-            value = list(value)
-        out.append(Setting(key, value, where))
+    seen: set[str] = set()
+    for command, options in _runs(configure(_commands()[name], name)):
+        ctx = command.make_context(name, [], resilient_parsing=True)
+        for key, param in options.items():
+            if key not in seen:
+                seen.add(key)
+                out.append(_setting(ctx, key, param, settings))
     return out
+
+
+def _setting(
+    ctx: click.Context, key: str, param: click.Option, settings: SettingsFile | None
+) -> Setting:
+    """One option's value in ``ctx`` and its source."""
+    source = ctx.get_parameter_source(param.name or "")
+    value = ctx.params.get(param.name or "")
+    if source is click.core.ParameterSource.ENVIRONMENT:
+        where = f"environment ({param.envvar})"
+    elif source is click.core.ParameterSource.DEFAULT_MAP and settings is not None:
+        where = f"file ({settings.path})"
+    else:
+        where = "default"
+    if isinstance(value, tuple):
+        value = list(value)
+    return Setting(key, value, where)

@@ -17,7 +17,8 @@ __all__ = ["config"]
 @click.argument("command", type=click.Choice(sorted(CONFIGURABLE)), default="enrich")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
 def config(command: str, as_json: bool) -> None:
-    """Show a command's effective settings and where each came from (default: enrich).
+    """Show a command's effective settings and where each came from (default: enrich;
+    'policy' shows the settings the policy subcommands read).
 
     Flags beat BOMGUARD_<OPTION> environment variables, which beat the settings file
     (bomguard.toml, or [tool.bomguard] in pyproject.toml, in the current directory; or

@@ -40,6 +40,7 @@ from bomguard.sbom._common import (
 )
 from bomguard.sbom.graph import Edge, Relationships
 from bomguard.sbom.interface import Addition
+from bomguard.sbom.taxonomy import PropertyBag, pairs_from_object, properties_object
 
 __all__ = [
     "ANNOTATOR_PREFIX",
@@ -95,22 +96,23 @@ def is_bomguard_annotator(annotator: str) -> bool:
 
 
 def annotation_comment(addition: Addition) -> str:
-    """The annotation comment: the addition's properties as one JSON object."""
-    return json.dumps(dict(addition.properties), ensure_ascii=False, separators=(", ", ": "))
+    """The annotation comment: the addition's properties as one JSON object (a repeated
+    name's values as a list, :func:`bomguard.sbom.taxonomy.properties_object`)."""
+    return json.dumps(
+        properties_object(addition.properties), ensure_ascii=False, separators=(", ", ": ")
+    )
 
 
-def _properties_from(comments: Iterable[str]) -> dict[str, str]:
-    properties: dict[str, str] = {}
+def _properties_from(comments: Iterable[str]) -> PropertyBag:
+    pairs: list[tuple[str, str]] = []
     for comment in comments:
         try:
             data = json.loads(comment)
         except ValueError:
             continue
         if isinstance(data, dict):
-            properties.update(
-                (str(k), str(v)) for k, v in data.items() if str(k).startswith(NAMESPACE)
-            )
-    return properties
+            pairs.extend(pairs_from_object(data, NAMESPACE))
+    return PropertyBag(pairs)
 
 
 def attestation_locator(url: str) -> str:
@@ -157,9 +159,9 @@ def component_from_package(raw: RawPackage, locator: str) -> Component:
         hashes={k: tuple(dict.fromkeys(v)) for k, v in hashes.items()},
         dist_refs=tuple(dict.fromkeys(refs)),
         licenses=tuple(dict.fromkeys(x for x in map(_present, raw.licenses) if x)),
-        properties=_properties_from(raw.bomguard_comments),
         pypi=identity.pypi,
         pypi_error=identity.error,
+        **_properties_from(raw.bomguard_comments).fields(),
     )
 
 

@@ -8,7 +8,6 @@ schema of the document's spec version.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from bomguard.sbom._common import (
 from bomguard.sbom.graph import Edge, Relationships
 from bomguard.sbom.interface import Addition, SbomDocument
 from bomguard.sbom.purl import PurlError, parse_pypi_purl
+from bomguard.sbom.taxonomy import PropertyBag
 from bomguard.sbom.tool_record import record_in_json
 
 __all__ = ["ATTESTATION_COMMENT", "NAMESPACE", "CycloneDxJson", "component_from_cdx"]
@@ -247,8 +247,6 @@ def component_from_cdx(node: dict[str, Any], locator: str, where: str) -> Compon
         for p in _list(node.get("properties"))
         if isinstance(p, dict) and isinstance(p.get("name"), str)
     ]
-    properties = dict(named)
-    repeated = tuple(sorted(n for n, count in Counter(n for n, _ in named).items() if count > 1))
     return Component(
         locator=locator,
         bom_ref=_str(node, "bom-ref", where),
@@ -261,10 +259,9 @@ def component_from_cdx(node: dict[str, Any], locator: str, where: str) -> Compon
         hashes={k: tuple(dict.fromkeys(v)) for k, v in hashes.items()},
         dist_refs=tuple(dict.fromkeys(refs)),
         licenses=tuple(licenses),
-        properties=properties,
         pypi=pypi,
         pypi_error=pypi_error,
-        repeated_properties=repeated,
+        **PropertyBag(named).fields(),
     )
 
 

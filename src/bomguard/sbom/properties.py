@@ -1,11 +1,19 @@
-"""The flat ``bomguard:`` properties added to each PyPI component (docs/enrichment.md)."""
+"""The ``bomguard:`` properties added to each PyPI component (docs/properties.md)."""
 
 from __future__ import annotations
 
-from bomguard.identity_record import identity_key, identity_record, record_json
+from bomguard.identity_record import identity_key, identity_record
 from bomguard.models import ComponentEvidence, FileEvidence, Identity, Status
 from bomguard.sbom.graph import GraphFacts
 from bomguard.sbom.interface import Addition
+from bomguard.sbom.taxonomy import (
+    DRIFT_EVENT,
+    FILE,
+    FILE_IDENTITIES,
+    drift_event_value,
+    file_identities_value,
+    file_value,
+)
 
 __all__ = ["addition_for", "file_identities", "with_graph"]
 
@@ -13,13 +21,13 @@ P = "bomguard:provenance:"
 
 
 def file_identities(f: FileEvidence, component: Identity | None) -> str | None:
-    """Every identity of ``f`` as a JSON list of records, when one of them is not the
-    component's own (a release with more than one identity); else ``None``."""
+    """The ``bomguard:provenance:file-identities`` value for ``f`` (every identity of it),
+    when one of them is not the component's own (a release with more than one identity);
+    else ``None``."""
     distinct = {identity_key(i): i for i in f.identities}
     if component is None or set(distinct) <= {identity_key(component)}:
         return None
-    records = [identity_record(i) for i in distinct.values()]
-    return "[" + ",".join(record_json(r) for r in records) + "]"
+    return file_identities_value(f.filename, [identity_record(i) for i in distinct.values()])
 
 
 def addition_for(evidence: ComponentEvidence) -> Addition:
@@ -46,10 +54,10 @@ def addition_for(evidence: ComponentEvidence) -> Addition:
         if identity.integrated_time is not None:
             props.append((P + "log:integrated-time", str(identity.integrated_time)))
     for f in evidence.files:
-        props.append((f"{P}file:{f.filename}", f.status.value))
+        props.append((FILE, file_value(f.filename, f.status)))
         extra = file_identities(f, identity)
         if extra:
-            props.append((f"{P}file-identities:{f.filename}", extra))
+            props.append((FILE_IDENTITIES, extra))
     if evidence.drift_checked or evidence.drift_unchecked or evidence.drift:
         if evidence.drift_checked:
             props.append(("bomguard:drift:checked", ", ".join(evidence.drift_checked)))
@@ -59,20 +67,7 @@ def addition_for(evidence: ComponentEvidence) -> Addition:
         if evidence.drift:
             kinds = sorted({e.kind for e in evidence.drift})
             props.append(("bomguard:drift:kinds", ", ".join(kinds)))
-        for i, event in enumerate(evidence.drift):
-            props.extend(
-                (f"bomguard:drift:{i}:{key}", value)
-                for key, value in (
-                    ("kind", event.kind),
-                    ("before", event.before),
-                    ("after", event.after),
-                    ("source", event.source.value),
-                    ("since", event.since),
-                )
-                if value
-            )
-            if event.asserted_by_index:
-                props.append((f"bomguard:drift:{i}:asserted-by", "index"))
+        props.extend((DRIFT_EVENT, drift_event_value(event)) for event in evidence.drift)
     urls = tuple(dict.fromkeys(f.provenance_url for f in evidence.files if f.provenance_url))
     return Addition(properties=tuple(props), attestation_urls=urls)
 

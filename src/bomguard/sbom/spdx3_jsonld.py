@@ -50,6 +50,7 @@ from bomguard.sbom._common import (
 from bomguard.sbom._spdx2 import first_new_problem
 from bomguard.sbom.graph import Edge, Relationships
 from bomguard.sbom.interface import Addition, SbomDocument
+from bomguard.sbom.taxonomy import PropertyBag, pairs_from_object, properties_object
 
 __all__ = ["CONTEXT_301", "Spdx3JsonLd"]
 
@@ -205,16 +206,14 @@ class Spdx3JsonLd(SbomDocument):
         ]
         if not refs and file_name and file_name.endswith(DIST_SUFFIXES):
             refs.append(DistRef(file_name, None, download))
-        properties: dict[str, str] = {}
+        pairs: list[tuple[str, str]] = []
         for statement in own.get(spdx_id or "", []):
             try:
                 facts = json.loads(statement)
             except ValueError:
                 continue
             if isinstance(facts, dict):
-                properties.update(
-                    (str(k), str(v)) for k, v in facts.items() if str(k).startswith(NAMESPACE)
-                )
+                pairs.extend(pairs_from_object(facts, NAMESPACE))
         purpose = self._str(element, "software_primaryPurpose", where)
         return Component(
             locator=locator,
@@ -225,9 +224,9 @@ class Spdx3JsonLd(SbomDocument):
             type=purpose,
             hashes={k: tuple(dict.fromkeys(v)) for k, v in hashes.items()},
             dist_refs=tuple(dict.fromkeys(refs)),
-            properties=properties,
             pypi=identity.pypi,
             pypi_error=identity.error,
+            **PropertyBag(pairs).fields(),
         )
 
     def components(self) -> list[Component]:
@@ -332,7 +331,9 @@ class Spdx3JsonLd(SbomDocument):
                     "annotationType": "other",
                     "subject": package_id,
                     "contentType": "application/json",
-                    "statement": json.dumps(dict(addition.properties), ensure_ascii=False),
+                    "statement": json.dumps(
+                        properties_object(addition.properties), ensure_ascii=False
+                    ),
                 }
             )
             had_refs = "externalRef" in package

@@ -25,6 +25,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from indexserver import make_provenance, read_publishers
 from virtual_sigstore import (
+    CA_NOT_AFTER,
     Curve,
     Defect,
     GitHubIdentity,
@@ -44,6 +45,7 @@ PUBLISHERS = read_publishers(DATA.parent)
 ACME = GitHubIdentity(repository="acme/widget", ref="refs/tags/v1.0", trigger="release")
 OTHER = GitHubIdentity(repository="acme/other", ref="refs/tags/v2.0", trigger="push")
 LAB = GitLabIdentity(repository="group/widget", ref="refs/tags/v1.0")
+LATE = GitHubIdentity(repository="acme/late", ref="refs/tags/v9.9", trigger="release")
 GOOGLE = GoogleIdentity(email="builder@project.iam.gserviceaccount.com")
 
 
@@ -336,6 +338,30 @@ def test_minted_cases_get_sigstores_decision(
             assert decided == [True], when
         if not leaf.not_before <= when <= leaf.not_after:
             assert decided == [False], when
+    # A certificate whose CA expires while it is still valid: its checks, remembered from
+    # an entry logged before, do not carry over to one logged after the CA's end.
+    ca_end = int(CA_NOT_AFTER.timestamp())
+    late = sig.mint_attestation(
+        "widget-4.0.tar.gz", _sha("widget-4.0.tar.gz"), LATE, signed_at=ca_end - 200
+    )
+    assert minted.decide(late, LATE.publisher()) == [True]
+    assert minted.decide(_relog(sig, late, integrated_time=ca_end + 100), LATE.publisher()) == [
+        False
+    ]
+    # An inclusion proof for another tree (the entry alone), beside the real checkpoint:
+    # the proof holds and the checkpoint is the log's, but they are not about one tree.
+    alone = copy.deepcopy(base)
+    proof = alone["verification_material"]["transparency_entries"][0]["inclusionProof"]
+    body = base64.b64decode(
+        alone["verification_material"]["transparency_entries"][0]["canonicalizedBody"]
+    )
+    proof.update(
+        logIndex="0",
+        treeSize="1",
+        hashes=[],
+        rootHash=base64.b64encode(hashlib.sha256(b"\0" + body).digest()).decode(),
+    )
+    assert minted.decide(alone, ACME.publisher()) == [False]
     # Two log entries, each judged on its own; other entry forms go to sigstore.
     two = copy.deepcopy(base)
     entries = two["verification_material"]["transparency_entries"]

@@ -279,6 +279,8 @@ def _body_variants(attestation: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
     usual = dump(body).decode()
     yield "duplicate key", usual.replace('{"apiVersion"', '{"kind":"dsse","apiVersion"', 1).encode()
     yield "spaced", json.dumps(body, sort_keys=True).encode()
+    yield "utf-16", usual.encode("utf-16")
+    yield "byte-order mark", b"\xef\xbb\xbf" + usual.encode()
 
 
 def test_minted_cases_get_sigstores_decision(

@@ -295,7 +295,9 @@ class FastPath:
         # SHA-256 payload hash is this statement's and whose signature list is exactly
         # this signature by this certificate. The fast path requires the body to be
         # exactly that JSON (no duplicate or other keys), which rekor_types reads the same.
-        body = json.loads(inner.canonicalized_body, object_pairs_hook=_unique_keys)
+        # (UTF-8 only: json.loads would also read UTF-16 or a byte-order mark.)
+        text = inner.canonicalized_body.decode("utf-8")
+        body = json.loads(text, object_pairs_hook=_unique_keys)
         spec = _object(_object(body, _BODY_KEYS)["spec"], _SPEC_KEYS)
         envelope_hash = _object(spec["envelopeHash"], _HASH_KEYS)
         if envelope_hash["algorithm"] != "sha256" or not isinstance(envelope_hash["value"], str):

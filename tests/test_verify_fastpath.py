@@ -347,6 +347,9 @@ def test_minted_cases_get_sigstores_decision(
         "widget-4.0.tar.gz", _sha("widget-4.0.tar.gz"), LATE, signed_at=ca_end - 200
     )
     assert minted.decide(late, LATE.publisher()) == [True]
+    late_leaf = sig.leaf(LATE, at=ca_end - 200)
+    at_edge = _relog(sig, late, integrated_time=late_leaf.not_before)
+    assert minted.decide(at_edge, LATE.publisher()) == [True]
     assert minted.decide(_relog(sig, late, integrated_time=ca_end + 100), LATE.publisher()) == [
         False
     ]

@@ -18,7 +18,8 @@ checkpoint note, the inclusion promise, the SCT, the chain, PAE). It gains its s
   certificate is seen, at that attestation's integrated time; a later attestation with
   the same certificate reuses them only if its own integrated time lies strictly inside
   the validity of every certificate of that chain (the only part of the chain check that
-  depends on the time); otherwise it is declined;
+  depends on the time) or is a time they were already made at; otherwise they are made
+  again at that time;
 - a checkpoint's note signature depends only on the note's text and the log key: a note
   verified once is not verified again (its root hash is still compared with each entry's
   inclusion proof);
@@ -48,6 +49,8 @@ __all__ = ["FastPath"]
 #: Enough for every leaf certificate of a large run; bounded so memory is too.
 MAX_CERTIFICATES = 65536
 MAX_NOTES = 65536
+#: Edge times remembered per certificate.
+MAX_EDGES = 16
 
 #: The payload type ``Attestation.to_bundle`` gives every PEP 740 envelope.
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -176,7 +179,7 @@ class _LogEntry:
         self._body_b64 = entry["canonicalizedBody"].encode("ascii")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _CertFacts:
     """A leaf certificate sigstore's chain, SCT and key-usage checks passed, and when."""
 
@@ -187,6 +190,8 @@ class _CertFacts:
     """The latest start of validity over the leaf and the chain it was checked with."""
     not_after: datetime
     """The earliest end of validity over the leaf and that chain."""
+    edges: set[datetime]
+    """Times at an edge of that validity the checks were made at, and passed."""
 
 
 class _StrictKeyring:
@@ -322,13 +327,17 @@ class FastPath:
         """Steps (1)-(3) of sigstore's checks (less the policy), remembered per certificate."""
         facts = self._certs.get(der)
         # Reused only strictly inside the validity of every certificate of the chain it
-        # was checked with; at an edge or beyond, checked again at this time.
-        if facts is not None and facts.not_before < time < facts.not_after:
+        # was checked with, or at a time it was checked at; else checked at this time.
+        if facts is not None and (facts.not_before < time < facts.not_after or time in facts.edges):
             return facts
-        facts = self._check_certificate(der, time)
-        if len(self._certs) >= MAX_CERTIFICATES:
-            self._certs.clear()
-        self._certs[der] = facts
+        checked = self._check_certificate(der, time)
+        if facts is None:
+            if len(self._certs) >= MAX_CERTIFICATES:
+                self._certs.clear()
+            self._certs[der] = facts = checked
+        if not checked.not_before < time < checked.not_after and len(facts.edges) < MAX_EDGES:
+            # Real leaves are often logged in the very second they are issued.
+            facts.edges.add(time)
         return facts
 
     def _check_certificate(self, der: bytes, time: datetime) -> _CertFacts:
@@ -357,6 +366,7 @@ class FastPath:
             pem_b64=base64_encode_pem_cert(cert),
             not_before=max(c.not_valid_before_utc for c in path),
             not_after=min(c.not_valid_after_utc for c in path),
+            edges=set(),
         )
 
     def _checkpoint(self, inner: Any) -> None:

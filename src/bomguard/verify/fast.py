@@ -5,7 +5,7 @@ sigstore-python's ``Verifier.verify_dsse`` on the bundle pypi-attestations'
 ``Attestation.to_bundle`` builds is the reference. :class:`FastPath` makes every check
 that call makes, each one listed in ``_verify`` with the sigstore code it mirrors, and
 calls that very sigstore code wherever it takes plain values (Merkle inclusion, the
-checkpoint note, the inclusion promise, the SCT, the chain, PAE). It gains its speed from:
+checkpoint note, the SCT, the chain, PAE). It gains its speed from:
 
 - reading the one entry form it knows straight from the attestation's JSON (no pydantic
   models, no second parse of the certificate): Rekor v1's ``dsse/0.0.1`` entry with an
@@ -116,8 +116,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 class _LogEntry:
-    """The attributes of sigstore's ``TransparencyLogEntry`` that its own verification
-    methods read, so those methods run unchanged on a fast-path entry."""
+    """A log entry with the attributes of sigstore's ``TransparencyLogEntry`` that
+    ``verify_merkle_inclusion`` reads (so it runs unchanged on it), and its inclusion
+    promise check."""
 
     def _encode_canonical(self) -> bytes:
         """``TransparencyLogEntry._encode_canonical``: the RFC 8785 form of the entry the

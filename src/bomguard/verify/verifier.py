@@ -93,10 +93,14 @@ class ProvenanceVerifier:
 
     def __init__(self, trust_root: TrustRoot) -> None:
         from bomguard.verify._memo import MemoVerifier
+        from bomguard.verify.fast import FastPath
 
         self.trust_root = trust_root
+        trusted_root = trust_root.load()
         # sigstore's Verifier, each certificate's chain checked once (see _memo).
-        self._verifier = MemoVerifier(trusted_root=trust_root.load())
+        self._verifier = MemoVerifier(trusted_root=trusted_root)
+        # Tried first; only its successes count, anything else sigstore decides (see fast).
+        self.fast_path: FastPath | None = FastPath(trusted_root, self._verifier)
 
     def verify(
         self,
@@ -249,18 +253,32 @@ class ProvenanceVerifier:
         policy: Any = publisher._as_policy() if publisher is not None else _AnyIdentity()
         unfinished = ""
         payload_type, payload = DSSE_PAYLOAD_TYPE, attestation.envelope.statement
+        certificate: Any = None
         for n, entry in enumerate(entries):
             where = f"{label}: transparency-log entry {n}" if len(entries) > 1 else label
             form = _entry_form(entry)
             try:
-                one = attestation.model_copy(
-                    update={
-                        "verification_material": attestation.verification_material.model_copy(
-                            update={"transparency_entries": [entry]}
-                        )
-                    }
+                fast = self.fast_path and self.fast_path.verify_dsse(
+                    attestation.verification_material.certificate,
+                    attestation.envelope.statement,
+                    attestation.envelope.signature,
+                    entry,
+                    policy,
                 )
-                payload_type, payload = self._verifier.verify_dsse(one.to_bundle(), policy)
+                if fast:
+                    payload_type, payload, certificate = fast
+                else:
+                    # sigstore's full verifier: the reference, and every error's wording.
+                    one = attestation.model_copy(
+                        update={
+                            "verification_material": attestation.verification_material.model_copy(
+                                update={"transparency_entries": [entry]}
+                            )
+                        }
+                    )
+                    bundle = one.to_bundle()
+                    payload_type, payload = self._verifier.verify_dsse(bundle, policy)
+                    certificate = bundle.signing_certificate
             except Exception as err:
                 if isinstance(err, sigstore.errors.Error):
                     why = f"signature verification failed: {_first_line(err)}"
@@ -299,7 +317,7 @@ class ProvenanceVerifier:
                 f"{label}: predicate type {predicate_type!r} is not one bomguard understands",
             )
         identity = identity_from_certificate(
-            attestation.to_bundle().signing_certificate,
+            certificate if certificate is not None else attestation.to_bundle().signing_certificate,
             kind=publisher.kind,
             repository=getattr(publisher, "repository", None)
             or getattr(publisher, "vcs_origin", None),

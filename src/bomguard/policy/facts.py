@@ -1,6 +1,6 @@
 """The facts a CEL rule sees: one ``component`` map per SBOM component, and ``sbom``.
 
-The shapes are fixed (declared in :mod:`bomguard.policy.declarations`). Every key is
+The shapes are fixed (declared in :mod:`bomguard.policy.vocabulary`). Every key is
 always present (``""`` for a missing string, ``[]`` for a missing list, ``0`` for a
 missing count), so an expression such as
 ``component.provenance.publisher.repository == "x"`` never fails on a component that has

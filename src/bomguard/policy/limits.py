@@ -29,8 +29,8 @@ from typing import Any, TypeAlias
 
 import lark
 
-from bomguard.policy.declarations import CelType
 from bomguard.policy.model import Scope
+from bomguard.policy.vocabulary import CelType
 
 __all__ = [
     "MAX_COST",
@@ -422,8 +422,8 @@ def data_length(facts: object) -> int:
 def data_sensitive(text: str, scope: Scope) -> bool:
     """Whether the bound of ``text`` grows with the length of the facts' lists (it
     iterates over or compares one); only then are a subject's facts measured."""
-    from bomguard.policy.declarations import variables_for
-    from bomguard.policy.engine import parse
+    from bomguard.policy.evaluation import parse
+    from bomguard.policy.vocabulary import variables_for
 
     variables = {name: v.type for name, v in variables_for(scope).items()}
     tree = parse(text)
@@ -439,8 +439,8 @@ def exceeds_for(text: str, scope: Scope, length: int) -> str | None:
     the expression was already checked with)."""
     if length <= NOMINAL_DATA_LENGTH:
         return None
-    from bomguard.policy.declarations import variables_for
-    from bomguard.policy.engine import parse
+    from bomguard.policy.evaluation import parse
+    from bomguard.policy.vocabulary import variables_for
 
     variables = {name: v.type for name, v in variables_for(scope).items()}
     return over_budget(estimate(parse(text), variables, length))

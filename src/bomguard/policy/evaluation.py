@@ -26,9 +26,8 @@ from bomguard.criticality import RankSnapshot, load_snapshot
 from bomguard.errors import InputError
 from bomguard.models import Component, ComponentEvidence, Status
 from bomguard.policy import limits
+from bomguard.policy.cel_engines import Engine, describe_error, get_engine, one_line
 from bomguard.policy.checker import ExpressionProblem, check_expression
-from bomguard.policy.declarations import variables_for
-from bomguard.policy.engines import Engine, describe_error, get_engine, one_line
 from bomguard.policy.facts import (
     component_facts,
     component_label,
@@ -40,6 +39,7 @@ from bomguard.policy.graphfacts import graph_facts_by_locator, uses_reachability
 from bomguard.policy.model import SBOM_SUBJECT, Outcome, Policy, Rule, Scope, Waiver
 from bomguard.policy.problems import Problem
 from bomguard.policy.verdict import Finding, Verdict, WaiverUse
+from bomguard.policy.vocabulary import variables_for
 from bomguard.sbom.graph import DependencyGraph
 
 __all__ = [

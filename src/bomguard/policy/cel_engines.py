@@ -28,10 +28,10 @@ from celpy.evaluation import CELEvalError
 
 from bomguard.errors import InputError
 from bomguard.policy.checker import ExpressionProblem
-from bomguard.policy.declarations import FUNCTIONS, CelType
 from bomguard.policy.facts import sample_component_facts, sbom_facts
 from bomguard.policy.functions import BINDINGS, PLAIN
 from bomguard.policy.model import Scope
+from bomguard.policy.vocabulary import FUNCTIONS, CelType
 
 __all__ = ["ENGINE_NAMES", "Engine", "describe_error", "get_engine"]
 

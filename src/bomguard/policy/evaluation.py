@@ -26,7 +26,15 @@ from bomguard.criticality import RankSnapshot, load_snapshot
 from bomguard.errors import InputError
 from bomguard.models import Component, ComponentEvidence, Status
 from bomguard.policy import limits
-from bomguard.policy.cel_engines import Engine, describe_error, get_engine, one_line
+from bomguard.policy.cel_engines import (
+    FAILS,
+    HOLDS,
+    NOT_APPLICABLE,
+    Engine,
+    describe_error,
+    get_engine,
+    one_line,
+)
 from bomguard.policy.checker import ExpressionProblem, check_expression
 from bomguard.policy.facts import (
     component_facts,
@@ -38,6 +46,7 @@ from bomguard.policy.facts import (
 from bomguard.policy.graphfacts import graph_facts_by_locator, uses_reachability
 from bomguard.policy.model import SBOM_SUBJECT, Outcome, Policy, Rule, Scope, Waiver
 from bomguard.policy.problems import Problem
+from bomguard.policy.usage import component_keys
 from bomguard.policy.verdict import Finding, Verdict, WaiverUse
 from bomguard.policy.vocabulary import variables_for
 from bomguard.sbom.graph import DependencyGraph
@@ -406,6 +415,9 @@ def _message(rule: Rule, facts: Mapping[str, Any] | None, sbom: Mapping[str, Any
     return f"{what} (provenance {provenance['status']}{reason})"
 
 
+_SAID = {NOT_APPLICABLE: Outcome.NOT_APPLICABLE, HOLDS: Outcome.PASS, FAILS: Outcome.FAIL}
+
+
 def _judge(
     engine: Engine,
     compiled: CompiledRule,
@@ -441,6 +453,18 @@ def _judge(
     return Outcome.FAIL, _message(compiled.rule, facts, sbom)
 
 
+@functools.lru_cache(maxsize=128)
+def _combined(policy: Policy, engine: Engine) -> Any:
+    """``engine``'s one program for all of ``policy``'s component rules, or ``None``."""
+    rules = [r for r in policy.rules if r.scope is Scope.COMPONENT]
+    return engine.combine([(r.when, r.require) for r in rules], Scope.COMPONENT)
+
+
+def policy_keys(policy: Policy) -> frozenset[str] | None:
+    """The ``component`` keys ``policy``'s rules can read (``None``: any)."""
+    return component_keys(t for r in policy.rules for t in (r.when, r.require))
+
+
 def judge_policy(
     policy: Policy,
     subjects: Sequence[Subject],
@@ -449,9 +473,16 @@ def judge_policy(
     waivers: WaiverBook,
     engine: str | Engine | None = None,
 ) -> list[Finding]:
-    """Every rule of ``policy`` over every subject (component rules) or the SBOM (sbom rules)."""
+    """Every rule of ``policy`` over every subject (component rules) or the SBOM (sbom rules).
+
+    Each subject is bound to CEL once, with only the keys of its facts the rules can read
+    (:mod:`bomguard.policy.usage`). Where the engine can judge all component rules in one
+    program, that runs first; a subject on which it reports any error or non-boolean has
+    every rule run alone, so each outcome (``error`` included) is the one that rule gives
+    by itself.
+    """
     runner = get_engine(engine)
-    findings = []
+    findings: list[Finding] = []
     compiled = compile_policy(policy, runner)
     per_component = [c for c in compiled if c.rule.scope is Scope.COMPONENT]
     # Measure each component's lists only for rules whose cost depends on them.
@@ -461,27 +492,43 @@ def judge_policy(
         for text in (c.rule.when, c.rule.require)
         if text is not None
     )
+    keys = policy_keys(policy)
+    shared = runner.bind({"sbom": sbom, "now": now})
+    combined = _combined(policy, runner) if per_component else None
+    name, append = policy.name, findings.append
     for subject in subjects if per_component else ():
-        activation = runner.bind({"component": subject.facts, "sbom": sbom, "now": now})
-        length = limits.data_length(subject.facts) if measure else 0
-        for rule in per_component:
-            outcome, message = _judge(runner, rule, activation, subject.facts, sbom, length)
+        facts = subject.facts
+        bound = facts if keys is None else {k: facts[k] for k in keys if k in facts}
+        activation = runner.bind({"component": bound}, shared)
+        length = limits.data_length(bound) if measure else 0
+        said = None
+        if combined is not None and length <= limits.NOMINAL_DATA_LENGTH:
+            said = runner.run_combined(combined, activation)
+        label, ref = subject.label, subject.bom_ref
+        for position, rule in enumerate(per_component):
+            if said is None:
+                outcome, message = _judge(runner, rule, activation, facts, sbom, length)
+            else:
+                outcome = _SAID[said[position]]
+                if outcome is not Outcome.FAIL:  # the usual case: pass or not-applicable
+                    append(Finding(rule.rule, name, label, ref, outcome, ""))
+                    continue
+                message = _message(rule.rule, facts, sbom)
             waiver = waivers.waive(rule.rule.id, subject) if outcome is Outcome.FAIL else None
-            findings.append(
+            append(
                 Finding(
                     rule=rule.rule,
-                    policy=policy.name,
-                    component=subject.label,
-                    bom_ref=subject.bom_ref,
+                    policy=name,
+                    component=label,
+                    bom_ref=ref,
                     outcome=Outcome.WAIVED if waiver is not None else outcome,
                     message=message,
                     waiver=waiver,
                 )
             )
     per_sbom = [c for c in compiled if c.rule.scope is Scope.SBOM]
-    activation = runner.bind({"sbom": sbom, "now": now}) if per_sbom else None
     for rule in per_sbom:
-        outcome, message = _judge(runner, rule, activation, None, sbom)
+        outcome, message = _judge(runner, rule, shared, None, sbom)
         waiver = waivers.waive(rule.rule.id, None) if outcome is Outcome.FAIL else None
         findings.append(
             Finding(
@@ -555,6 +602,7 @@ def evaluate(
             placed_by[reach] = graph_facts_by_locator(graph, listed, reachability=reach)
         placed = placed_by[reach]
         judged = []
+        keys = policy_keys(policy)
         for component, evidence in unique:
             name = normalized_name(component)
             rank = snapshot.rank(name) if component.pypi is not None else None
@@ -565,6 +613,7 @@ def evaluate(
                 rank=rank,
                 graph=placed.get(component.locator),
                 change=(changes or {}).get(component.locator),
+                keys=keys,
             )
             judged.append(Subject(component_label(component), component.bom_ref, facts))
         sbom = sbom_facts(s.facts for s in judged)

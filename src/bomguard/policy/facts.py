@@ -9,7 +9,7 @@ no publisher; it is simply ``false``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -29,6 +29,7 @@ from bomguard.policy.graphfacts import blank_graph_facts, sbom_graph_facts
 from bomguard.reasons import explain_component, explain_file
 
 __all__ = [
+    "OPTIONAL_KEYS",
     "blank_change_facts",
     "blank_component_facts",
     "component_facts",
@@ -56,6 +57,10 @@ _PUBLISHER_KEYS = (
     "owner_id",
     "san",
 )
+
+#: Keys of ``component`` that :func:`component_facts` leaves out when not asked for; the
+#: others are always built (verdict messages, waivers and ``sbom`` facts read them).
+OPTIONAL_KEYS = ("licenses", "properties", "drift", "change")
 
 #: Drift event kinds, each also a convenience boolean (``-`` becomes ``_``).
 DRIFT_KINDS = EVENT_KINDS
@@ -108,6 +113,7 @@ def component_facts(
     rank: int | None = None,
     graph: Mapping[str, Any] | None = None,
     change: Mapping[str, Any] | None = None,
+    keys: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """The JSON-ready value bound to ``component`` in CEL (see the module docstring).
 
@@ -116,10 +122,13 @@ def component_facts(
     ``component.graph`` facts (default: the SBOM states no graph, every fact null).
     ``change`` is what ``bomguard diff`` or ``upgrades`` found (see
     :func:`bomguard.review.changes.change_facts`); without it every key is blank.
+
+    ``keys`` (default: all) names the keys the caller needs; the others of
+    :data:`OPTIONAL_KEYS` are left out (never computed). The rest are always there.
     """
     status, reason = component_status(component, evidence)
     files = evidence.files if evidence is not None else ()
-    return {
+    facts = {
         "name": component.name,
         "normalized_name": normalized_name(component),
         "version": component.version or "",
@@ -128,8 +137,10 @@ def component_facts(
         "type": component.type or "",
         "group": component.group or "",
         "scope": component.scope or "",
-        "licenses": list(component.licenses),
-        "properties": dict(component.properties),
+        "licenses": list(component.licenses) if keys is None or "licenses" in keys else None,
+        "properties": (
+            dict(component.properties) if keys is None or "properties" in keys else None
+        ),
         "pypi": component.pypi is not None,
         "critical": critical,
         "rank": rank,
@@ -154,9 +165,18 @@ def component_facts(
             "verified_files": sum(1 for f in files if f.status is Status.VERIFIED),
             "total_files": len(files),
         },
-        "drift": _drift(evidence),
-        "change": dict(change) if change is not None else blank_change_facts(),
+        "drift": _drift(evidence) if keys is None or "drift" in keys else None,
+        "change": (
+            (dict(change) if change is not None else blank_change_facts())
+            if keys is None or "change" in keys
+            else None
+        ),
     }
+    if keys is not None:
+        for key in OPTIONAL_KEYS:
+            if key not in keys:
+                del facts[key]
+    return facts
 
 
 def blank_change_facts() -> dict[str, Any]:

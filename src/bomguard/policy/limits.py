@@ -405,16 +405,20 @@ def _shown(value: int) -> str:
 
 def data_length(facts: object) -> int:
     """The length of the longest list or map in JSON-like facts."""
+    if not isinstance(facts, (dict, list)):
+        return 0
     longest = 0
-    stack = [facts]
+    stack: list[dict[Any, Any] | list[Any]] = [facts]
+    pop, push = stack.pop, stack.append
     while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            longest = max(longest, len(node))
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            longest = max(longest, len(node))
-            stack.extend(node)
+        node = pop()
+        longest = max(longest, len(node))
+        for value in node.values() if isinstance(node, dict) else node:
+            kind = type(value)
+            if kind is str or kind is bool or kind is int or value is None:
+                continue  # the usual leaves, skipped before the costlier test below
+            if isinstance(value, (dict, list)):
+                push(value)
     return longest
 
 

@@ -23,9 +23,9 @@ from bomguard.models import (
     PypiRef,
     Status,
 )
-from bomguard.policy import evaluate, facts, load_policy
+from bomguard.policy import evaluate, evaluation, facts, load_policies, load_policy
 from bomguard.policy.cel_engines import cpp_available
-from bomguard.policy.usage import component_keys
+from bomguard.policy.usage import policy_usage
 
 NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 ENGINES = [
@@ -55,32 +55,50 @@ def _outcomes(verdict: object) -> dict[tuple[str, str], str]:
 
 
 @pytest.mark.parametrize(
-    ("texts", "keys"),
+    ("texts", "read"),
     [
-        (['component.provenance.status == "verified"'], {"provenance"}),
+        (
+            ['component.provenance.status == "verified"'],
+            {"component": {"provenance"}, "component.provenance": {"status"}},
+        ),
         (
             ["component.critical", 'component["pypi"]', "has(component.drift)"],
-            {"critical", "pypi", "drift"},
+            {"component": {"critical", "pypi", "drift"}},
         ),
-        (['component.licenses.exists(l, l == "component")'], {"licenses"}),
-        (["sbom.components > 0"], set()),
+        (
+            ['component.provenance.files.exists(f, f.publisher.kind == "GitHub")'],
+            {
+                "component": {"provenance"},
+                "component.provenance": {"files"},
+                "component.provenance.files[]": {"publisher"},
+                "component.provenance.files[].publisher": {"kind"},
+            },
+        ),
+        (['component.licenses.exists(l, l == "component")'], {"component": {"licenses"}}),
+        (["sbom.components > 0"], {}),
     ],
 )
-def test_the_keys_a_policy_reads_are_found(texts: list[str], keys: set[str]) -> None:
-    assert component_keys(texts) == keys
+def test_the_facts_a_policy_reads_are_found(texts: list[str], read: dict[str, set[str]]) -> None:
+    assert policy_usage(texts) == {k: frozenset(v) for k, v in read.items()}
 
 
 @pytest.mark.parametrize(
     "text",
     [
         'component.depends_on("cffi")',  # the whole map goes to a function
+        'depends_on(component, "cffi")',
         "component[component.name] == true",  # a computed key
-        "[1].all(component, component > 0)",  # a variable of that name
-        '(component).name == "x"',
+        '"kind" in component.provenance.publisher',  # an object's keys
+        "component.provenance.publisher.all(k, k != '')",
+        "component.provenance.files.map(f, f).size() > 0",  # objects passed on
+        "component.provenance.files.filter(f, true) == []",
+        "dyn(component.provenance).status == 'x'",
+        "(true ? component.drift : component.drift).count == 0",
+        "component.provenance.files.exists(f, f.publisher == component.provenance.publisher)",
     ],
 )
-def test_any_other_use_of_the_component_binds_every_key(text: str) -> None:
-    assert component_keys(['component.name == "x"', text]) is None
+def test_any_other_use_of_an_object_binds_every_fact(text: str) -> None:
+    assert policy_usage(['component.name == "x"', text]) is None
 
 
 def _drift_evidence() -> ComponentEvidence:
@@ -210,3 +228,26 @@ def test_many_rules_and_long_lists_are_judged_alike_by_both_engines(tmp_path: Pa
     assert [r.to_dict() for r in python.results] == [r.to_dict() for r in cpp.results]
     assert _outcomes(cpp)[("costly", many.purl)] == "error"
     assert {r.outcome.value for r in cpp.results} == {"pass", "fail", "not-applicable", "error"}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_trimmed_facts_judge_exactly_as_the_full_facts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    # Every shipped policy and the functions policy of the engine test, over components
+    # of every status, with the facts trimmed to what each policy reads and in full.
+    from test_policy_engines import FUNCTIONS_POLICY, SHIPPED
+
+    functions = load_policy(write(tmp_path, HEAD + FUNCTIONS_POLICY))
+    policies = (*load_policies(SHIPPED), functions)
+    files = tuple(FileEvidence(f"p-{i}.whl", "aa" * 32, Status.VERIFIED) for i in range(40))
+    subjects = [
+        *grid(),
+        (_component(900, licenses=tuple(f"L{i}" for i in range(40))), _drift_evidence()),
+        (_component(901), ComponentEvidence(Status.VERIFIED, "", files)),
+    ]
+    trimmed = evaluate(policies, subjects, now=NOW, engine=engine)
+    assert any(evaluation._usage(p) is not None for p in policies)
+    monkeypatch.setattr(evaluation, "_usage", lambda policy: None)
+    full = evaluate(policies, subjects, now=NOW, engine=engine)
+    assert trimmed.to_dict() == full.to_dict()

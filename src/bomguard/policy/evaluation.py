@@ -46,8 +46,8 @@ from bomguard.policy.facts import (
 from bomguard.policy.graphfacts import graph_facts_by_locator, uses_reachability
 from bomguard.policy.model import SBOM_SUBJECT, Outcome, Policy, Rule, Scope, Waiver
 from bomguard.policy.problems import Problem
-from bomguard.policy.usage import component_keys
-from bomguard.policy.verdict import Finding, Verdict, WaiverUse
+from bomguard.policy.usage import Usage, component_keys, policy_usage, trimmer
+from bomguard.policy.verdict import Finding, Result, Verdict, WaiverUse
 from bomguard.policy.vocabulary import variables_for
 from bomguard.sbom.graph import DependencyGraph
 
@@ -460,9 +460,11 @@ def _combined(policy: Policy, engine: Engine) -> Any:
     return engine.combine([(r.when, r.require) for r in rules], Scope.COMPONENT)
 
 
-def policy_keys(policy: Policy) -> frozenset[str] | None:
-    """The ``component`` keys ``policy``'s rules can read (``None``: any)."""
-    return component_keys(t for r in policy.rules for t in (r.when, r.require))
+@functools.lru_cache(maxsize=128)
+def _usage(policy: Policy) -> Usage | None:
+    """The ``component`` facts ``policy``'s rules can read (``None``: any)."""
+    rules = [r for r in policy.rules if r.scope is Scope.COMPONENT]
+    return policy_usage(t for r in rules for t in (r.when, r.require))
 
 
 def judge_policy(
@@ -472,8 +474,12 @@ def judge_policy(
     now: dt.datetime,
     waivers: WaiverBook,
     engine: str | Engine | None = None,
+    passed: list[Result] | None = None,
 ) -> list[Finding]:
     """Every rule of ``policy`` over every subject (component rules) or the SBOM (sbom rules).
+
+    With ``passed``, the ``pass`` and ``not-applicable`` outcomes of component rules go
+    there as bare results (for :meth:`Verdict.build`), and only the others are findings.
 
     Each subject is bound to CEL once, with only the keys of its facts the rules can read
     (:mod:`bomguard.policy.usage`). Where the engine can judge all component rules in one
@@ -492,15 +498,18 @@ def judge_policy(
         for text in (c.rule.when, c.rule.require)
         if text is not None
     )
-    keys = policy_keys(policy)
+    trim = trimmer(_usage(policy))
     shared = runner.bind({"sbom": sbom, "now": now})
     combined = _combined(policy, runner) if per_component else None
     name, append = policy.name, findings.append
+    keep = passed.append if passed is not None else None
     for subject in subjects if per_component else ():
         facts = subject.facts
-        bound = facts if keys is None else {k: facts[k] for k in keys if k in facts}
+        bound, longest = trim(facts)
         activation = runner.bind({"component": bound}, shared)
-        length = limits.data_length(bound) if measure else 0
+        length = 0
+        if measure:
+            length = limits.data_length(bound) if longest is None else longest
         said = None
         if combined is not None and length <= limits.NOMINAL_DATA_LENGTH:
             said = runner.run_combined(combined, activation)
@@ -511,7 +520,10 @@ def judge_policy(
             else:
                 outcome = _SAID[said[position]]
                 if outcome is not Outcome.FAIL:  # the usual case: pass or not-applicable
-                    append(Finding(rule.rule, name, label, ref, outcome, ""))
+                    if keep is not None:
+                        keep(Result(rule.rule.id, label, outcome))
+                    else:
+                        append(Finding(rule.rule, name, label, ref, outcome, ""))
                     continue
                 message = _message(rule.rule, facts, sbom)
             waiver = waivers.waive(rule.rule.id, subject) if outcome is Outcome.FAIL else None
@@ -593,6 +605,7 @@ def evaluate(
         counts[status.value] += 1
     book = WaiverBook(policies, moment)
     findings: list[Finding] = []
+    passed: list[Result] = []
     snapshot = ranks if ranks is not None else load_snapshot()
     listed = [c for c, _ in unique]
     placed_by: dict[bool, dict[str, dict[str, Any]]] = {}
@@ -602,7 +615,12 @@ def evaluate(
             placed_by[reach] = graph_facts_by_locator(graph, listed, reachability=reach)
         placed = placed_by[reach]
         judged = []
-        keys = policy_keys(policy)
+        usage = _usage(policy)
+        keys = component_keys(usage)
+        codes = usage is None or any(
+            "code" in usage.get(kind, ())
+            for kind in ("component.provenance", "component.provenance.files[]")
+        )
         for component, evidence in unique:
             name = normalized_name(component)
             rank = snapshot.rank(name) if component.pypi is not None else None
@@ -614,8 +632,9 @@ def evaluate(
                 graph=placed.get(component.locator),
                 change=(changes or {}).get(component.locator),
                 keys=keys,
+                codes=codes,
             )
             judged.append(Subject(component_label(component), component.bom_ref, facts))
         sbom = sbom_facts(s.facts for s in judged)
-        findings.extend(judge_policy(policy, judged, sbom, moment, book, runner))
-    return Verdict.build(policies, counts, findings, book.uses())
+        findings.extend(judge_policy(policy, judged, sbom, moment, book, runner, passed))
+    return Verdict.build(policies, counts, findings, book.uses(), passed)

@@ -114,6 +114,7 @@ def component_facts(
     graph: Mapping[str, Any] | None = None,
     change: Mapping[str, Any] | None = None,
     keys: Collection[str] | None = None,
+    codes: bool = True,
 ) -> dict[str, Any]:
     """The JSON-ready value bound to ``component`` in CEL (see the module docstring).
 
@@ -125,6 +126,8 @@ def component_facts(
 
     ``keys`` (default: all) names the keys the caller needs; the others of
     :data:`OPTIONAL_KEYS` are left out (never computed). The rest are always there.
+    Without ``codes``, the reason codes (``code`` of the provenance and of each file) are
+    not worked out and left blank, for callers that do not read them.
     """
     status, reason = component_status(component, evidence)
     files = evidence.files if evidence is not None else ()
@@ -148,7 +151,7 @@ def component_facts(
         "provenance": {
             "status": status.value,
             "reason": reason,
-            "code": explain_component(status, reason, evidence).code,
+            "code": explain_component(status, reason, evidence).code if codes else "",
             "publisher": _publisher(evidence.identity if evidence is not None else None),
             "files": [
                 {
@@ -156,7 +159,7 @@ def component_facts(
                     "sha256": f.sha256 or "",
                     "status": f.status.value,
                     "reason": f.reason,
-                    "code": explain_file(f).code,
+                    "code": explain_file(f).code if codes else "",
                     "digest_source": f.digest_source.value if f.digest_source else "",
                     "publisher": _publisher(f.identity),
                 }

@@ -238,11 +238,16 @@ class Verdict:
         counts: Mapping[str, int],
         findings: Iterable[Finding],
         waivers: Iterable[WaiverUse] = (),
+        results: Iterable[Result] = (),
     ) -> Verdict:
-        """Sort everything, complete the counts and decide pass or fail."""
+        """Sort everything, complete the counts and decide pass or fail.
+
+        ``results`` are outcomes given without a finding (passes and not-applicable ones,
+        which say nothing more); each finding adds its own.
+        """
         violations = []
         waived = []
-        results = []
+        results = list(results)
         failing = (Outcome.FAIL, Outcome.ERROR, Outcome.WAIVED)
         for f in findings:
             results.append(Result(f.rule.id, f.component, f.outcome))

@@ -612,7 +612,10 @@ def evaluate(
     for policy in policies:
         reach = uses_reachability(t for r in policy.rules for t in (r.when, r.require))
         if reach not in placed_by:
-            placed_by[reach] = graph_facts_by_locator(graph, listed, reachability=reach)
+            # Without a graph every component gets blank graph facts (component_facts').
+            placed_by[reach] = (
+                {} if graph is None else graph_facts_by_locator(graph, listed, reachability=reach)
+            )
         placed = placed_by[reach]
         judged = []
         usage = _usage(policy)

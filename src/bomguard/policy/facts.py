@@ -99,10 +99,20 @@ def component_status(
     return Status.NOT_APPLICABLE, ""
 
 
-def _publisher(identity: Identity | None) -> dict[str, str]:
+def _publisher(
+    identity: Identity | None, made: dict[int, dict[str, str]] | None = None
+) -> dict[str, str]:
+    # ``made``: the maps already built for this component, by identity (one publisher
+    # usually signs every file of a release); each use still gets a map of its own.
+    if made is not None and id(identity) in made:
+        return dict(made[id(identity)])
     if identity is None:
-        return dict.fromkeys(_PUBLISHER_KEYS, "")
-    return {key: getattr(identity, key) or "" for key in _PUBLISHER_KEYS}
+        found = dict.fromkeys(_PUBLISHER_KEYS, "")
+    else:
+        found = {key: getattr(identity, key) or "" for key in _PUBLISHER_KEYS}
+    if made is not None:
+        made[id(identity)] = found
+    return found
 
 
 def component_facts(
@@ -131,6 +141,7 @@ def component_facts(
     """
     status, reason = component_status(component, evidence)
     files = evidence.files if evidence is not None else ()
+    made: dict[int, dict[str, str]] = {}
     facts = {
         "name": component.name,
         "normalized_name": normalized_name(component),
@@ -152,7 +163,7 @@ def component_facts(
             "status": status.value,
             "reason": reason,
             "code": explain_component(status, reason, evidence).code if codes else "",
-            "publisher": _publisher(evidence.identity if evidence is not None else None),
+            "publisher": _publisher(evidence.identity if evidence is not None else None, made),
             "files": [
                 {
                     "filename": f.filename,
@@ -161,7 +172,7 @@ def component_facts(
                     "reason": f.reason,
                     "code": explain_file(f).code if codes else "",
                     "digest_source": f.digest_source.value if f.digest_source else "",
-                    "publisher": _publisher(f.identity),
+                    "publisher": _publisher(f.identity, made),
                 }
                 for f in files
             ],

@@ -241,28 +241,31 @@ def _compiled(plan: Any) -> _Trim | None:
             longest[0] = max(longest[0], data_length(value))
             return value
         out = {}
+        most = 0
         for name in sized:
             if name in value:
                 field = out[name] = value[name]
-                if type(field) is list or type(field) is dict:
-                    longest[0] = max(longest[0], len(field))
-                else:
-                    longest[0] = max(longest[0], data_length(field))
+                size = len(field) if type(field) in _CONTAINERS else data_length(field)
+                if size > most:
+                    most = size
         for name in walked:
             if name in value:
                 field = out[name] = value[name]
-                if not (field is None or type(field) in _LEAVES):
-                    longest[0] = max(longest[0], data_length(field))
+                if field is not None and type(field) not in _LEAVES:
+                    most = max(most, data_length(field))
         for name, inner in nested:
             if name in value:
                 out[name] = inner(value[name], longest)  # type: ignore[misc]
-        longest[0] = max(longest[0], len(out))
+        most = max(most, len(out))
+        if most > longest[0]:
+            longest[0] = most
         return out
 
     return trim_object
 
 
 _LEAVES = frozenset({str, bool, int, float})
+_CONTAINERS = frozenset({list, dict})
 
 
 def _shape(kind: CelType) -> str:

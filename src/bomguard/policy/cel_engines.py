@@ -24,7 +24,7 @@ from typing import Any
 import celpy
 import celpy.celtypes
 from celpy.adapter import json_to_cel
-from celpy.evaluation import CELEvalError
+from celpy.evaluation import CELEvalError, Evaluator
 
 from bomguard.errors import InputError
 from bomguard.policy.checker import ExpressionProblem
@@ -111,6 +111,25 @@ class Engine(abc.ABC):
         return None
 
 
+class _Runner(celpy.InterpretedRunner):
+    """cel-python's interpreter, with the environment's activation built once per program.
+
+    cel-python's own runner builds that activation (every type name's annotation) anew
+    for each evaluation and then copies it to bind the variables; here each evaluation
+    binds its variables in an activation nested on the one built once, as cel-python
+    does itself for a macro's variable. Name resolution is the same: the variables
+    first, then the environment.
+    """
+
+    _base: Any = None
+
+    def evaluate(self, context: Any) -> Any:
+        if self._base is None:
+            self._base = self.new_activation()
+        activation = self._base.nested_activation(vars=context)
+        return Evaluator(ast=self.ast, activation=activation).evaluate(None)
+
+
 class CelPythonEngine(Engine):
     """cel-python's tree-walking interpreter (its InterpretedRunner)."""
 
@@ -122,7 +141,7 @@ class CelPythonEngine(Engine):
         prepare()  # the grammar's parser, built once per user (see _celparser)
         # celpy raises the recursion limit when an Environment is made; never lower it.
         limit = sys.getrecursionlimit()
-        self.env = celpy.Environment(runner_class=celpy.InterpretedRunner)
+        self.env = celpy.Environment(runner_class=_Runner)
         sys.setrecursionlimit(max(limit, sys.getrecursionlimit()))
         self.probes: dict[Scope, Any] = {}
 

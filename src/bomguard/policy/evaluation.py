@@ -11,11 +11,13 @@ carrying the error text, never an exception and never a pass.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import functools
+import gc
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -586,6 +588,37 @@ def evaluate(
     """
     if not policies:
         raise InputError("no policy to evaluate: an empty policy set would pass everything")
+    with _no_cycle_collection():
+        return _evaluate(policies, subjects, now, engine, changes, graph, ranks)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused (and resumed after, if it ran before).
+
+    Evaluation allocates about a hundred containers per component (facts, activations,
+    findings) and frees them by reference counting: none of them form cycles. Left
+    running, the collector would walk every live object many times over (about a third
+    of the time for 10 rules over 10,000 components).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _evaluate(
+    policies: Sequence[Policy],
+    subjects: Sequence[tuple[Component, ComponentEvidence | None]],
+    now: dt.datetime | None,
+    engine: str | Engine | None,
+    changes: Mapping[str, Mapping[str, Any]] | None,
+    graph: DependencyGraph | None,
+    ranks: RankSnapshot | None,
+) -> Verdict:
     problems = check_set(policies)
     if problems:
         raise problems[0].error()

@@ -14,6 +14,7 @@ import pytest
 from test_policy import HEAD, write
 from test_policy_engines import grid
 
+from bomguard.errors import InputError
 from bomguard.models import (
     Component,
     ComponentEvidence,
@@ -251,3 +252,23 @@ def test_trimmed_facts_judge_exactly_as_the_full_facts(
     monkeypatch.setattr(evaluation, "_usage", lambda policy: None)
     full = evaluate(policies, subjects, now=NOW, engine=engine)
     assert trimmed.to_dict() == full.to_dict()
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_evaluation_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path, before: bool) -> None:
+    import gc
+
+    policy = load_policy(write(tmp_path, HEAD + MIXED))
+    subjects = [(_component(0), ComponentEvidence(Status.VERIFIED, ""))]
+    was = gc.isenabled()
+    try:
+        if not before:
+            gc.disable()
+        evaluate([policy], subjects, now=NOW)
+        assert gc.isenabled() is before
+        with pytest.raises(InputError, match="duplicate policy name"):
+            evaluate([policy, policy], subjects, now=NOW)
+        assert gc.isenabled() is before
+    finally:
+        if was:
+            gc.enable()

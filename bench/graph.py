@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from bomguard.models import ComponentEvidence, Status  # noqa: E402
 from bomguard.policy import evaluate, load_policies  # noqa: E402
-from bomguard.policy.engines import cpp_available  # noqa: E402
+from bomguard.policy.cel_engines import cpp_available  # noqa: E402
 from bomguard.sbom import parse_sbom, read_sbom  # noqa: E402
 from bomguard.sbom.graph import build_graph  # noqa: E402
 

@@ -17,7 +17,7 @@ from bomguard.policy import (
     policy_tests_path,
     run_policy_tests,
 )
-from bomguard.policy.engine import compile_expression
+from bomguard.policy.evaluation import compile_expression
 from bomguard.policy.model import Scope
 
 ROOT = Path(__file__).resolve().parents[1]

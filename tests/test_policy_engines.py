@@ -13,8 +13,8 @@ from test_policy import HEAD, write
 
 from bomguard.errors import InputError
 from bomguard.models import Component, ComponentEvidence, FileEvidence, Identity, PypiRef, Status
-from bomguard.policy import engines, evaluate, load_policies, load_policy, run_policy_tests
-from bomguard.policy.engines import cpp_available, get_engine
+from bomguard.policy import cel_engines, evaluate, load_policies, load_policy, run_policy_tests
+from bomguard.policy.cel_engines import cpp_available, get_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(
@@ -31,7 +31,7 @@ def test_unknown_engine_is_an_input_error() -> None:
 
 
 def test_missing_cpp_engine_is_an_input_error_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engines, "cpp_available", lambda: False)
+    monkeypatch.setattr(cel_engines, "cpp_available", lambda: False)
     with pytest.raises(InputError) as info:
         get_engine("cpp")
     assert info.value.hint == "pip install cel-expr-python, or use --cel-engine python"

@@ -19,7 +19,7 @@ from virtual_sigstore import (
     VirtualSigstore,
 )
 
-from bomguard.policy.engines import cpp_available
+from bomguard.policy.cel_engines import cpp_available
 
 BASE_ID = GitHubIdentity(repository="acme/widget", ref="refs/tags/v1.0", trigger="release")
 NEXT_TAG = replace(BASE_ID, ref="refs/tags/v1.1", commit="f" * 40)

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from bomguard.errors import InputError
-from bomguard.policy.engines import Engine, get_engine
+from bomguard.policy.cel_engines import Engine, get_engine
 
 __all__ = ["policy_group"]
 
@@ -144,8 +144,8 @@ def test(files: Sequence[Path], engine: str) -> None:
 
 
 def _explain_data() -> dict[str, Any]:
-    from bomguard.policy.declarations import FUNCTIONS, VARIABLES, walk
     from bomguard.policy.model import MESSAGE_FIELDS, SBOM_MESSAGE_FIELDS, Outcome
+    from bomguard.policy.vocabulary import FUNCTIONS, VARIABLES, walk
 
     return {
         "variables": [

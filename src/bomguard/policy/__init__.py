@@ -8,7 +8,7 @@
 
 Component-scope rules see ``component`` (see :func:`component_facts`), ``sbom`` (see
 :func:`sbom_facts`) and ``now``; sbom-scope rules see ``sbom`` and ``now``. The declared
-types are in :mod:`bomguard.policy.declarations`; :func:`check_policies` reports every
+types are in :mod:`bomguard.policy.vocabulary`; :func:`check_policies` reports every
 problem of a set of policy files, :func:`run_policy_tests` runs their test cases.
 Every entry point takes ``engine=`` (:data:`ENGINE_NAMES`: ``python``, the default;
 ``cpp``, cel-expr-python when installed; ``auto``).
@@ -16,9 +16,8 @@ Every entry point takes ``engine=`` (:data:`ENGINE_NAMES`: ``python``, the defau
 
 from __future__ import annotations
 
-from bomguard.policy.declarations import FUNCTIONS, VARIABLES
-from bomguard.policy.engine import check_unique, compile_policy, evaluate
-from bomguard.policy.engines import ENGINE_NAMES, get_engine
+from bomguard.policy.cel_engines import ENGINE_NAMES, get_engine
+from bomguard.policy.evaluation import check_unique, compile_policy, evaluate
 from bomguard.policy.facts import (
     component_facts,
     component_label,
@@ -61,6 +60,7 @@ from bomguard.policy.verdict import (
     WaiverUse,
     validate_verdict,
 )
+from bomguard.policy.vocabulary import FUNCTIONS, VARIABLES
 
 __all__ = [
     "DEFAULT_POLICY_PATH",

@@ -2,7 +2,7 @@
 
 cel-python evaluates without a type checker, so a misspelt field would only show up as an
 evaluation error on real data. This walks the parse tree with the types of
-:mod:`bomguard.policy.declarations` and reports, before anything is evaluated:
+:mod:`bomguard.policy.vocabulary` and reports, before anything is evaluated:
 
 - an undeclared variable, field or function (with a "did you mean" hint),
 - a call with the wrong number or types of arguments, or an invalid literal argument
@@ -26,7 +26,8 @@ import celpy.celtypes
 import lark
 from celpy.evaluation import celstr
 
-from bomguard.policy.declarations import (
+from bomguard.policy.functions import parse_specifier, parse_version
+from bomguard.policy.vocabulary import (
     BOOL,
     BYTES,
     DOUBLE,
@@ -45,7 +46,6 @@ from bomguard.policy.declarations import (
     list_of,
     map_of,
 )
-from bomguard.policy.functions import parse_specifier, parse_version
 
 __all__ = ["ExpressionProblem", "check_expression"]
 

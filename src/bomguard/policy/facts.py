@@ -1,6 +1,6 @@
 """The facts a CEL rule sees: one ``component`` map per SBOM component, and ``sbom``.
 
-The shapes are fixed (declared in :mod:`bomguard.policy.declarations`). Every key is
+The shapes are fixed (declared in :mod:`bomguard.policy.vocabulary`). Every key is
 always present (``""`` for a missing string, ``[]`` for a missing list, ``0`` for a
 missing count), so an expression such as
 ``component.provenance.publisher.repository == "x"`` never fails on a component that has
@@ -9,7 +9,7 @@ no publisher; it is simply ``false``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -29,6 +29,7 @@ from bomguard.policy.graphfacts import blank_graph_facts, sbom_graph_facts
 from bomguard.reasons import explain_component, explain_file
 
 __all__ = [
+    "OPTIONAL_KEYS",
     "blank_change_facts",
     "blank_component_facts",
     "component_facts",
@@ -56,6 +57,10 @@ _PUBLISHER_KEYS = (
     "owner_id",
     "san",
 )
+
+#: Keys of ``component`` that :func:`component_facts` leaves out when not asked for; the
+#: others are always built (verdict messages, waivers and ``sbom`` facts read them).
+OPTIONAL_KEYS = ("licenses", "properties", "drift", "change")
 
 #: Drift event kinds, each also a convenience boolean (``-`` becomes ``_``).
 DRIFT_KINDS = EVENT_KINDS
@@ -94,10 +99,20 @@ def component_status(
     return Status.NOT_APPLICABLE, ""
 
 
-def _publisher(identity: Identity | None) -> dict[str, str]:
+def _publisher(
+    identity: Identity | None, made: dict[int, dict[str, str]] | None = None
+) -> dict[str, str]:
+    # ``made``: the maps already built for this component, by identity (one publisher
+    # usually signs every file of a release); each use still gets a map of its own.
+    if made is not None and id(identity) in made:
+        return dict(made[id(identity)])
     if identity is None:
-        return dict.fromkeys(_PUBLISHER_KEYS, "")
-    return {key: getattr(identity, key) or "" for key in _PUBLISHER_KEYS}
+        found = dict.fromkeys(_PUBLISHER_KEYS, "")
+    else:
+        found = {key: getattr(identity, key) or "" for key in _PUBLISHER_KEYS}
+    if made is not None:
+        made[id(identity)] = found
+    return found
 
 
 def component_facts(
@@ -108,6 +123,8 @@ def component_facts(
     rank: int | None = None,
     graph: Mapping[str, Any] | None = None,
     change: Mapping[str, Any] | None = None,
+    keys: Collection[str] | None = None,
+    codes: bool = True,
 ) -> dict[str, Any]:
     """The JSON-ready value bound to ``component`` in CEL (see the module docstring).
 
@@ -116,10 +133,16 @@ def component_facts(
     ``component.graph`` facts (default: the SBOM states no graph, every fact null).
     ``change`` is what ``bomguard diff`` or ``upgrades`` found (see
     :func:`bomguard.review.changes.change_facts`); without it every key is blank.
+
+    ``keys`` (default: all) names the keys the caller needs; the others of
+    :data:`OPTIONAL_KEYS` are left out (never computed). The rest are always there.
+    Without ``codes``, the reason codes (``code`` of the provenance and of each file) are
+    not worked out and left blank, for callers that do not read them.
     """
     status, reason = component_status(component, evidence)
     files = evidence.files if evidence is not None else ()
-    return {
+    made: dict[int, dict[str, str]] = {}
+    facts = {
         "name": component.name,
         "normalized_name": normalized_name(component),
         "version": component.version or "",
@@ -128,8 +151,10 @@ def component_facts(
         "type": component.type or "",
         "group": component.group or "",
         "scope": component.scope or "",
-        "licenses": list(component.licenses),
-        "properties": dict(component.properties),
+        "licenses": list(component.licenses) if keys is None or "licenses" in keys else None,
+        "properties": (
+            dict(component.properties) if keys is None or "properties" in keys else None
+        ),
         "pypi": component.pypi is not None,
         "critical": critical,
         "rank": rank,
@@ -137,26 +162,35 @@ def component_facts(
         "provenance": {
             "status": status.value,
             "reason": reason,
-            "code": explain_component(status, reason, evidence).code,
-            "publisher": _publisher(evidence.identity if evidence is not None else None),
+            "code": explain_component(status, reason, evidence).code if codes else "",
+            "publisher": _publisher(evidence.identity if evidence is not None else None, made),
             "files": [
                 {
                     "filename": f.filename,
                     "sha256": f.sha256 or "",
                     "status": f.status.value,
                     "reason": f.reason,
-                    "code": explain_file(f).code,
+                    "code": explain_file(f).code if codes else "",
                     "digest_source": f.digest_source.value if f.digest_source else "",
-                    "publisher": _publisher(f.identity),
+                    "publisher": _publisher(f.identity, made),
                 }
                 for f in files
             ],
             "verified_files": sum(1 for f in files if f.status is Status.VERIFIED),
             "total_files": len(files),
         },
-        "drift": _drift(evidence),
-        "change": dict(change) if change is not None else blank_change_facts(),
+        "drift": _drift(evidence) if keys is None or "drift" in keys else None,
+        "change": (
+            (dict(change) if change is not None else blank_change_facts())
+            if keys is None or "change" in keys
+            else None
+        ),
     }
+    if keys is not None:
+        for key in OPTIONAL_KEYS:
+            if key not in keys:
+                del facts[key]
+    return facts
 
 
 def blank_change_facts() -> dict[str, Any]:

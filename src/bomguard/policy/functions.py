@@ -1,4 +1,4 @@
-"""The functions bomguard adds to CEL (declared in :data:`~bomguard.policy.declarations.FUNCTIONS`).
+"""The functions bomguard adds to CEL (declared in :data:`~bomguard.policy.vocabulary.FUNCTIONS`).
 
 Each is written once on plain Python values (:data:`PLAIN`, raising ``ValueError`` or
 ``TypeError`` with a one-line message for a bad argument). :data:`BINDINGS` wraps them

@@ -29,8 +29,8 @@ from typing import Any, TypeAlias
 
 import lark
 
-from bomguard.policy.declarations import CelType
 from bomguard.policy.model import Scope
+from bomguard.policy.vocabulary import CelType
 
 __all__ = [
     "MAX_COST",
@@ -405,16 +405,20 @@ def _shown(value: int) -> str:
 
 def data_length(facts: object) -> int:
     """The length of the longest list or map in JSON-like facts."""
+    if not isinstance(facts, (dict, list)):
+        return 0
     longest = 0
-    stack = [facts]
+    stack: list[dict[Any, Any] | list[Any]] = [facts]
+    pop, push = stack.pop, stack.append
     while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            longest = max(longest, len(node))
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            longest = max(longest, len(node))
-            stack.extend(node)
+        node = pop()
+        longest = max(longest, len(node))
+        for value in node.values() if isinstance(node, dict) else node:
+            kind = type(value)
+            if kind is str or kind is bool or kind is int or value is None:
+                continue  # the usual leaves, skipped before the costlier test below
+            if isinstance(value, (dict, list)):
+                push(value)
     return longest
 
 
@@ -422,8 +426,8 @@ def data_length(facts: object) -> int:
 def data_sensitive(text: str, scope: Scope) -> bool:
     """Whether the bound of ``text`` grows with the length of the facts' lists (it
     iterates over or compares one); only then are a subject's facts measured."""
-    from bomguard.policy.declarations import variables_for
-    from bomguard.policy.engine import parse
+    from bomguard.policy.evaluation import parse
+    from bomguard.policy.vocabulary import variables_for
 
     variables = {name: v.type for name, v in variables_for(scope).items()}
     tree = parse(text)
@@ -439,8 +443,8 @@ def exceeds_for(text: str, scope: Scope, length: int) -> str | None:
     the expression was already checked with)."""
     if length <= NOMINAL_DATA_LENGTH:
         return None
-    from bomguard.policy.declarations import variables_for
-    from bomguard.policy.engine import parse
+    from bomguard.policy.evaluation import parse
+    from bomguard.policy.vocabulary import variables_for
 
     variables = {name: v.type for name, v in variables_for(scope).items()}
     return over_budget(estimate(parse(text), variables, length))

@@ -33,8 +33,8 @@ from bomguard._strict import find_problem, format_path
 from bomguard._strict_yaml import StrictYamlLoader
 from bomguard.errors import InputError
 from bomguard.policy._schema import key_path, read_data, relevance, validator
-from bomguard.policy.engine import check_set, rule_problems
-from bomguard.policy.engines import Engine
+from bomguard.policy.cel_engines import Engine
+from bomguard.policy.evaluation import check_set, rule_problems
 from bomguard.policy.model import (
     MESSAGE_FIELDS,
     SBOM_MESSAGE_FIELDS,

@@ -1,7 +1,7 @@
 """The policy as a value: rules with CEL expressions, references and waivers, as loaded.
 
 A :class:`Policy` is immutable and hashable, so compiled programs can be cached per policy
-(see :mod:`bomguard.policy.engine`).
+(see :mod:`bomguard.policy.evaluation`).
 """
 
 from __future__ import annotations

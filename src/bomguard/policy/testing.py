@@ -49,9 +49,8 @@ from packaging.utils import canonicalize_name
 
 from bomguard.errors import InputError
 from bomguard.models import Status
-from bomguard.policy.declarations import COMPONENT, SBOM, CelType
-from bomguard.policy.engine import Subject, WaiverBook, judge_policy, utc
-from bomguard.policy.engines import Engine
+from bomguard.policy.cel_engines import Engine
+from bomguard.policy.evaluation import Subject, WaiverBook, judge_policy, utc
 from bomguard.policy.facts import facts_label, sbom_facts
 from bomguard.policy.loader import (
     Document,
@@ -62,6 +61,7 @@ from bomguard.policy.loader import (
 )
 from bomguard.policy.model import Outcome, Policy
 from bomguard.policy.problems import PolicyProblems, Problem
+from bomguard.policy.vocabulary import COMPONENT, SBOM, CelType
 
 __all__ = [
     "TESTS_SCHEMA",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from bomguard._version import __version__
 from bomguard.errors import InputError
@@ -36,9 +36,12 @@ def tool_version() -> str:
     return __version__
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """What one rule said about one subject (a component, or the SBOM), as evaluated."""
+class Finding(NamedTuple):
+    """What one rule said about one subject (a component, or the SBOM), as evaluated.
+
+    A named tuple: evaluation makes one per rule and subject (100,000 for 10 rules over
+    10,000 components), and a tuple is the cheapest record Python builds.
+    """
 
     rule: Rule
     policy: str
@@ -146,9 +149,9 @@ class WaiverUse:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
-    """One rule's outcome for one subject."""
+class Result(NamedTuple):
+    """One rule's outcome for one subject (a named tuple, so results sort as tuples:
+    by rule, component and outcome)."""
 
     rule: str
     component: str
@@ -235,14 +238,20 @@ class Verdict:
         counts: Mapping[str, int],
         findings: Iterable[Finding],
         waivers: Iterable[WaiverUse] = (),
+        results: Iterable[Result] = (),
     ) -> Verdict:
-        """Sort everything, complete the counts and decide pass or fail."""
+        """Sort everything, complete the counts and decide pass or fail.
+
+        ``results`` are outcomes given without a finding (passes and not-applicable ones,
+        which say nothing more); each finding adds its own.
+        """
         violations = []
         waived = []
-        results = []
+        results = list(results)
+        failing = (Outcome.FAIL, Outcome.ERROR, Outcome.WAIVED)
         for f in findings:
             results.append(Result(f.rule.id, f.component, f.outcome))
-            if f.outcome not in {Outcome.FAIL, Outcome.ERROR, Outcome.WAIVED}:
+            if f.outcome not in failing:
                 continue
             violation = Violation(
                 rule=f.rule.id,
@@ -266,7 +275,8 @@ class Verdict:
             policies=tuple(PolicyRef.of(p) for p in policies),
             waived=tuple(sorted(waived, key=Waived.sort_key)),
             waivers=tuple(sorted(waivers, key=WaiverUse.sort_key)),
-            results=tuple(sorted(results, key=lambda r: (r.rule, r.component, r.outcome.value))),
+            # Outcome is a StrEnum: the tuples sort by rule, component and outcome value.
+            results=tuple(sorted(results)),
         )
 
     @property

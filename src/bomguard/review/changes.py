@@ -175,7 +175,7 @@ def compare_sides(
 
 
 def change_facts(change: Change) -> dict[str, Any]:
-    """``component.change`` for a change (see :mod:`bomguard.policy.declarations`)."""
+    """``component.change`` for a change (see :mod:`bomguard.policy.vocabulary`)."""
     kinds = sorted({e.kind for e in change.events})
     base = change.base
     return {

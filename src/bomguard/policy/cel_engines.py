@@ -18,25 +18,30 @@ import functools
 import importlib
 import importlib.util
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import celpy
 import celpy.celtypes
 from celpy.adapter import json_to_cel
-from celpy.evaluation import CELEvalError
+from celpy.evaluation import CELEvalError, Evaluator
 
 from bomguard.errors import InputError
 from bomguard.policy.checker import ExpressionProblem
-from bomguard.policy.declarations import FUNCTIONS, CelType
 from bomguard.policy.facts import sample_component_facts, sbom_facts
 from bomguard.policy.functions import BINDINGS, PLAIN
 from bomguard.policy.model import Scope
+from bomguard.policy.vocabulary import FUNCTIONS, CelType
 
 __all__ = ["ENGINE_NAMES", "Engine", "describe_error", "get_engine"]
 
 ENGINE_NAMES = ("auto", "python", "cpp")
 """What ``--cel-engine`` accepts."""
+
+#: What :meth:`Engine.run_combined` says of one rule.
+NOT_APPLICABLE, HOLDS, FAILS = 0, 1, 2
+#: Rules per combined program: each takes two bits of one 64-bit CEL int.
+_COMBINED_RULES = 30
 
 _MAX_ERROR_TEXT = 300
 _PROBE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -83,12 +88,46 @@ class Engine(abc.ABC):
         tree), or ``None`` and the problems the engine found."""
 
     @abc.abstractmethod
-    def bind(self, variables: Mapping[str, Any]) -> Any:
-        """An activation from plain values: ``component``/``sbom`` maps, ``now`` datetime."""
+    def bind(self, variables: Mapping[str, Any], shared: Any = None) -> Any:
+        """An activation from plain values: ``component``/``sbom`` maps, ``now`` datetime.
+
+        ``shared`` is an activation :meth:`bind` made earlier (of ``sbom`` and ``now``,
+        say): its variables are reused as they are, not converted again.
+        """
 
     @abc.abstractmethod
     def run(self, program: Any, activation: Any) -> tuple[bool, str | None]:
         """``(value, None)``, or ``(False, one-line error)`` when it cannot be evaluated."""
+
+    def combine(self, rules: Sequence[tuple[str | None, str]], scope: Scope) -> Any:
+        """One program judging several checked rules (``(when, require)`` texts) at once,
+        for :meth:`run_combined`; ``None`` when the engine has none (the default)."""
+        return None
+
+    def run_combined(self, program: Any, activation: Any) -> list[int] | None:
+        """What each rule of a :meth:`combine` program said: :data:`NOT_APPLICABLE`,
+        :data:`HOLDS` or :data:`FAILS` per rule, in order; or ``None`` when anything went
+        wrong (an error in any rule, a non-boolean), and each rule must be run alone."""
+        return None
+
+
+class _Runner(celpy.InterpretedRunner):
+    """cel-python's interpreter, with the environment's activation built once per program.
+
+    cel-python's own runner builds that activation (every type name's annotation) anew
+    for each evaluation and then copies it to bind the variables; here each evaluation
+    binds its variables in an activation nested on the one built once, as cel-python
+    does itself for a macro's variable. Name resolution is the same: the variables
+    first, then the environment.
+    """
+
+    _base: Any = None
+
+    def evaluate(self, context: Any) -> Any:
+        if self._base is None:
+            self._base = self.new_activation()
+        activation = self._base.nested_activation(vars=context)
+        return Evaluator(ast=self.ast, activation=activation).evaluate(None)
 
 
 class CelPythonEngine(Engine):
@@ -102,7 +141,7 @@ class CelPythonEngine(Engine):
         prepare()  # the grammar's parser, built once per user (see _celparser)
         # celpy raises the recursion limit when an Environment is made; never lower it.
         limit = sys.getrecursionlimit()
-        self.env = celpy.Environment(runner_class=celpy.InterpretedRunner)
+        self.env = celpy.Environment(runner_class=_Runner)
         sys.setrecursionlimit(max(limit, sys.getrecursionlimit()))
         self.probes: dict[Scope, Any] = {}
 
@@ -129,8 +168,8 @@ class CelPythonEngine(Engine):
             return None, (ExpressionProblem(0, message),)
         return program, ()
 
-    def bind(self, variables: Mapping[str, Any]) -> Any:
-        activation: dict[str, Any] = {}
+    def bind(self, variables: Mapping[str, Any], shared: Any = None) -> Any:
+        activation: dict[str, Any] = dict(shared) if shared is not None else {}
         for name, value in variables.items():
             if isinstance(value, dt.datetime):
                 activation[name] = celpy.celtypes.TimestampType(value)
@@ -158,7 +197,7 @@ class CelCppEngine(Engine):
     def __init__(self) -> None:
         cel: Any = importlib.import_module("cel_expr_python.cel")
         self.cel = cel
-        self._bool, self._error = cel.Type.BOOL, cel.Type.ERROR
+        self._bool, self._error, self._int = cel.Type.BOOL, cel.Type.ERROR, cel.Type.INT
         declarations = [
             cel.FunctionDecl(
                 f.name,
@@ -209,14 +248,49 @@ class CelCppEngine(Engine):
             return None, (ExpressionProblem(0, message),)
         return program, ()
 
-    def bind(self, variables: Mapping[str, Any]) -> Any:
-        # Convert the facts to CEL values once per subject, not once per rule.
-        scope = Scope.COMPONENT if "component" in variables else Scope.SBOM
-        return self.envs[scope].Activation(data=dict(variables))
+    def bind(self, variables: Mapping[str, Any], shared: Any = None) -> Any:
+        # The runtime converts each variable to CEL values once per activation (when an
+        # expression first reads it), not once per rule.
+        data = {**shared[1], **variables} if shared is not None else dict(variables)
+        scope = Scope.COMPONENT if "component" in data else Scope.SBOM
+        return self.envs[scope].Activation(data=data), data
+
+    def combine(self, rules: Sequence[tuple[str | None, str]], scope: Scope) -> Any:
+        # One CEL int, two bits per rule. Any error or non-boolean in any rule makes the
+        # whole expression an error (a ternary's condition must be a bool, and an error
+        # operand makes the sum an error), and run_combined says so: the caller then runs
+        # each rule alone, so an error is reported as that rule's, never as a pass.
+        if not rules or len(rules) > _COMBINED_RULES:
+            return None
+        terms = []
+        for position, (when, require) in enumerate(rules):
+            shift = 4**position
+            term = f"(({require}\n) ? {HOLDS * shift} : {FAILS * shift})"
+            if when is not None:
+                term = f"(({when}\n) ? {term} : {NOT_APPLICABLE})"
+            terms.append(term)
+        try:
+            program = self.envs[scope].compile(" + ".join(terms))
+        except Exception:  # the rules alone compiled: judge them one by one
+            return None
+        if program.return_type() != self.cel.Type.INT:
+            return None
+        return program, len(rules)
+
+    def run_combined(self, program: Any, activation: Any) -> list[int] | None:
+        compiled, count = program
+        try:
+            value = compiled.eval(activation=activation[0])
+        except Exception:  # judged one by one, where it fails closed
+            return None
+        if value.type() != self._int:
+            return None
+        packed = value.value()
+        return [(packed >> (2 * position)) & 3 for position in range(count)]
 
     def run(self, program: Any, activation: Any) -> tuple[bool, str | None]:
         try:
-            value = program.eval(activation=activation)
+            value = program.eval(activation=activation[0])
         except Exception as err:  # fail closed
             return False, one_line(f"{type(err).__name__}: {err}")
         kind = value.type()

@@ -529,7 +529,7 @@ def enrich(
         ranks=ranks,
     )
     if document.supports_declarations:
-        from bomguard.sbom.declarations import build_declarations
+        from bomguard.sbom.cyclonedx_declarations import build_declarations
 
         subjects = [(c, e) for c in components if (e := evidence.get(c.locator)) is not None]
         targets = document.claim_targets([c.locator for c, _ in subjects])

@@ -145,7 +145,7 @@ class CycloneDxJson(SbomDocument):
     def add_declarations(
         self, declarations: dict[str, Any], standards: list[dict[str, Any]]
     ) -> None:
-        from bomguard.sbom.declarations import merge_declarations
+        from bomguard.sbom.cyclonedx_declarations import merge_declarations
 
         if not self.supports_declarations:
             raise NotImplementedError(f"CycloneDX {self._version} has no declarations")
@@ -173,7 +173,7 @@ class CycloneDxJson(SbomDocument):
         return out
 
     def embedded_evidence(self) -> dict[str, list[tuple[str, str | None, bytes]]]:
-        from bomguard.sbom.declarations import read_embedded
+        from bomguard.sbom.cyclonedx_declarations import read_embedded
 
         by_ref = {
             node.get("bom-ref"): pointer for pointer, node in self._walk() if node.get("bom-ref")

@@ -25,10 +25,13 @@ from __future__ import annotations
 import base64
 import datetime
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bomguard._version import __version__
 from bomguard.models import Component, ComponentEvidence, Status
+
+if TYPE_CHECKING:
+    from bomguard._spool import ProvenanceSpool
 
 __all__ = ["PREFIX", "PROVENANCE_CONTENT_TYPE", "build_declarations", "evidence_name"]
 
@@ -73,10 +76,14 @@ def build_declarations(
     *,
     embed: bool,
     now: datetime.datetime,
+    spool: ProvenanceSpool | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The ``declarations`` object and the ``definitions.standards`` entries to add.
 
     ``results`` are the verdict's per-rule outcomes (``rule``, ``component``, ``outcome``).
+    A file's provenance object is embedded from its bytes when the evidence holds them,
+    else from ``spool`` (by its sha256) as a placeholder the streamed writer replaces by
+    the base64 text (:mod:`bomguard.sbom.cyclonedx_stream`).
     """
     created = now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     claims: list[dict[str, Any]] = []
@@ -97,7 +104,12 @@ def build_declarations(
         )
         data = []
         for f in evidence.files:
+            content = None
             if embed and f.provenance is not None:
+                content = base64.b64encode(f.provenance).decode("ascii")
+            elif embed and spool is not None and f.provenance_sha256 in spool:
+                content = spool.placeholder(f.provenance_sha256 or "")
+            if content is not None:
                 data.append(
                     {
                         "name": evidence_name(f.filename, f.sha256),
@@ -105,7 +117,7 @@ def build_declarations(
                             "attachment": {
                                 "contentType": PROVENANCE_CONTENT_TYPE,
                                 "encoding": "base64",
-                                "content": base64.b64encode(f.provenance).decode("ascii"),
+                                "content": content,
                             }
                         },
                     }

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bomguard._memory import give_back
 from bomguard._spool import ProvenanceSpool
 from bomguard.criticality import RankSnapshot, load_snapshot
 from bomguard.drift import Expectation, assess, load_baseline, load_pins
@@ -507,6 +508,7 @@ def enrich(
                 found, request, fetched, verdicts, options, baseline, pins, history
             )
     del fetched, verdicts  # the provenance bytes: verified, and spooled where embedded
+    give_back()
     if location is not None and requests:
         from bomguard.store.history import record_run, sbom_label
 

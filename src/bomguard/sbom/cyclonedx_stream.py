@@ -21,8 +21,8 @@ import base64
 import re
 from typing import IO, Any
 
+from bomguard._fastjson import dumps_parts
 from bomguard._spool import ProvenanceSpool
-from bomguard.sbom._common import dump_json
 
 __all__ = ["write_json"]
 
@@ -35,9 +35,10 @@ def write_json(
 ) -> None:
     """Write ``data`` as JSON to ``handle``, each placeholder of ``spool`` replaced by the
     base64 text of its provenance object."""
-    skeleton = dump_json(data, indent)
+    skeleton, newline = dumps_parts(data, indent)
     if spool is None or not len(spool):
         handle.write(skeleton)
+        handle.write(newline)
         return
     pattern = re.compile(b'"' + re.escape(spool.token.encode("ascii")) + rb'([0-9a-f]{64})"')
     view = memoryview(skeleton)
@@ -49,3 +50,4 @@ def write_json(
             handle.write(base64.b64encode(raw[start : start + _CHUNK]))
         at = match.end() - 1
     handle.write(view[at:])
+    handle.write(newline)

@@ -303,3 +303,9 @@ def test_library_serialize_is_the_streamed_bytes(index_server, vsig, tmp_path):
     document.write_to(buffer)
     assert document.serialize() == buffer.getvalue()
     assert buffer.getvalue() == _whole_document_bytes(buffer.getvalue(), sbom)
+    # The document, not yet written, names the very objects the written one embeds.
+    embedded = document.embedded_evidence()
+    assert sorted(raw for files in embedded.values() for _, _, raw in files) == sorted(
+        _attachments(json.loads(buffer.getvalue()))
+    )
+    assert sum(len(files) for files in embedded.values()) == 1 + 2 + 3

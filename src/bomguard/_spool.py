@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import tempfile
-from typing import IO
+import weakref
+from typing import IO, Any
 
 from bomguard.errors import OperationalError
 
@@ -29,6 +30,7 @@ class ProvenanceSpool:
         self._file: IO[bytes] | None = None
         self._at: dict[str, tuple[int, int]] = {}
         self._end = 0
+        self._closer: weakref.finalize[Any, Any] | None = None
         #: Starts every placeholder string (see :meth:`placeholder`); random per spool, so
         #: no string of the input SBOM can be taken for one.
         self.token = f"bomguard-attachment-{secrets.token_hex(16)}:"
@@ -39,13 +41,15 @@ class ProvenanceSpool:
     def __len__(self) -> int:
         return len(self._at)
 
-    def add(self, data: bytes, sha256: str | None = None) -> str:
+    def add(self, data: bytes) -> str:
         """Keep ``data`` (once per distinct object); its sha256 (hex) names it."""
-        digest = sha256 or hashlib.sha256(data).hexdigest()
+        digest = hashlib.sha256(data).hexdigest()
         if digest in self._at:
             return digest
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="bomguard-provenance-")  # noqa: SIM115
+            # Closed with the spool (when the document holding it goes), never left open.
+            self._closer = weakref.finalize(self, self._file.close)
         try:
             self._file.seek(self._end)
             self._file.write(data)
@@ -84,5 +88,6 @@ class ProvenanceSpool:
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            if self._closer is not None:
+                self._closer()
             self._file = None

@@ -298,12 +298,16 @@ def merge_declarations(
 
 
 def read_embedded(
-    document: Mapping[str, Any], locator_of: Mapping[Any, str]
+    document: Mapping[str, Any],
+    locator_of: Mapping[Any, str],
+    spool: ProvenanceSpool | None = None,
 ) -> dict[str, list[tuple[str, str | None, bytes]]]:
     """The provenance objects bomguard embedded, by the locator of the claim's target.
 
     Each is ``(filename, recorded sha256, provenance bytes)``. Attachments that do not
-    decode are returned as empty bytes, so that re-verification calls them invalid.
+    decode are returned as empty bytes, so that re-verification calls them invalid. A
+    placeholder of ``spool`` (a document enriched in this run, not yet written) is read
+    back from it.
     """
     declarations = document.get("declarations")
     if not isinstance(declarations, dict):
@@ -330,9 +334,13 @@ def read_embedded(
                 if not isinstance(attachment, dict):
                     continue
                 filename, _, digest = name.rpartition(" sha256:")
-                try:
-                    raw = base64.b64decode(str(attachment.get("content", "")), validate=True)
-                except ValueError:
-                    raw = b""
+                content = str(attachment.get("content", ""))
+                if spool is not None and content.startswith(spool.token):
+                    raw = spool.read(content.removeprefix(spool.token))
+                else:
+                    try:
+                        raw = base64.b64decode(content, validate=True)
+                    except ValueError:
+                        raw = b""
                 out.setdefault(locator, []).append((filename or name, digest or None, raw))
     return out

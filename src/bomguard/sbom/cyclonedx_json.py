@@ -187,7 +187,7 @@ class CycloneDxJson(SbomDocument):
         by_ref = {
             node.get("bom-ref"): pointer for pointer, node in self._walk() if node.get("bom-ref")
         }
-        return read_embedded(self.data, by_ref)
+        return read_embedded(self.data, by_ref, self._spool)
 
     def serialize(self) -> bytes:
         if self._spool is None:

@@ -15,7 +15,7 @@ import io
 import json
 from typing import Any
 
-__all__ = ["dumps"]
+__all__ = ["dumps", "dumps_parts"]
 
 try:
     import orjson
@@ -43,11 +43,22 @@ def _plain_floats(data: object) -> bool:
 def dumps(data: Any, indent: str | None) -> bytes:
     """``json.dumps(data, indent=indent, ensure_ascii=False)`` plus a newline, UTF-8
     encoded (compact separators when ``indent`` is ``None``)."""
+    text, newline = dumps_parts(data, indent)
+    return text + newline if newline else text
+
+
+def dumps_parts(data: Any, indent: str | None) -> tuple[bytes, bytes]:
+    """:func:`dumps`'s bytes in two parts that follow each other (the text and its final
+    newline, when the encoder did not write it): no copy of a large text to add one."""
     if orjson is not None and indent in ("  ", None) and _plain_floats(data):
         try:
-            return orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else 0) + b"\n"
+            return orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else 0), b"\n"
         except TypeError:  # big integers, surrogates, non-string keys: json.dumps below
             pass
+    return _dumps_std(data, indent), b""
+
+
+def _dumps_std(data: Any, indent: str | None) -> bytes:
     if indent is None:
         return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
     # json.dumps with an indent joins a list of every token (millions of small strings

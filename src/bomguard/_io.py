@@ -4,8 +4,9 @@ Every destination is checked up front (:func:`check_destinations`): its director
 and takes a new file, it is not a directory, and it is neither the input nor another
 output (compared by device and inode when the file exists, so a symlink or a hard link
 to the input counts as the input). The outputs are then written together
-(:func:`write_all_atomic`): each to a temporary file in its own directory, and only when
-every one of them is complete are they all renamed into place. If anything fails or a
+(:func:`write_all_atomic`): each to a temporary file in its own directory (bytes, or
+streamed piece by piece by a writer), and only when every one of them is complete are
+they all renamed into place. If anything fails or a
 signal arrives first, the temporary files are removed and no output is touched.
 """
 
@@ -13,17 +14,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from bomguard.errors import InputError, OperationalError
 
-__all__ = ["Destination", "check_destinations", "pause_point", "write_all_atomic", "write_atomic"]
+__all__ = [
+    "Content",
+    "Destination",
+    "Writer",
+    "check_destinations",
+    "pause_point",
+    "write_all_atomic",
+    "write_atomic",
+]
 
 PAUSE_ENV = "BOMGUARD_TEST_PAUSE"
 
@@ -131,19 +142,64 @@ def _is_stream(path: Path) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
-def write_all_atomic(outputs: Sequence[tuple[Path, bytes]]) -> None:
-    """Write every ``(path, data)`` or none: temporary files first, then the renames.
+Writer = Callable[[IO[bytes]], None]
+"""Writes an output piece by piece to the handle it is given (a large SBOM, streamed)."""
+Content = bytes | Writer
 
-    Raises :class:`OperationalError` (exit 3) naming the file that could not be written;
-    on any failure or interrupt, every temporary file is removed and no path is touched.
-    A destination that is a device or a FIFO (``-o /dev/null``) is written to directly,
-    after the renames, never replaced.
+
+def _put(handle: IO[bytes], content: Content) -> None:
+    if isinstance(content, bytes):
+        handle.write(content)
+    else:
+        content(handle)
+
+
+def _rendered(path: Path | str, content: Content) -> bytes | IO[bytes]:
+    """Content for a stream (stdout, a device, a FIFO), complete before any of it goes
+    out: bytes as they are, a writer's output in an anonymous temporary file."""
+    if isinstance(content, bytes):
+        return content
+    try:
+        spooled = tempfile.TemporaryFile(prefix="bomguard-output-")  # noqa: SIM115
+        try:
+            content(spooled)
+            spooled.seek(0)
+        except BaseException:
+            spooled.close()
+            raise
+    except OSError as err:
+        raise OperationalError(f"{path}: cannot write: {err.strerror or err}") from err
+    return spooled
+
+
+def _send(handle: IO[bytes], rendered: bytes | IO[bytes]) -> None:
+    if isinstance(rendered, bytes):
+        handle.write(rendered)
+    else:
+        with rendered:
+            shutil.copyfileobj(rendered, handle, 1 << 20)
+
+
+def write_all_atomic(
+    outputs: Sequence[tuple[Path, Content]], stdout: Content | None = None
+) -> None:
+    """Write every ``(path, content)`` or none: temporary files first, then the renames.
+
+    ``content`` is bytes or a :data:`Writer` (called once, in order, with the temporary
+    file: a writer may use what an earlier output's writer found). Raises
+    :class:`OperationalError` (exit 3) naming the file that could not be written; on any
+    failure or interrupt, every temporary file is removed and no path is touched. A
+    destination that is a device or a FIFO (``-o /dev/null``) and ``stdout`` are written
+    to directly after the renames, never replaced; a writer's output for them is made
+    complete in a temporary file first, so a failure half-way writes none of it.
     """
     temps: list[tuple[Path, Path]] = []
-    streams = [(path, data) for path, data in outputs if _is_stream(path)]
+    streams: list[tuple[Path, bytes | IO[bytes]]] = []
+    out: bytes | IO[bytes] | None = None
     try:
-        for path, data in outputs:
+        for path, content in outputs:
             if _is_stream(path):
+                streams.append((path, _rendered(path, content)))
                 continue
             folder = _folder(path)
             try:
@@ -154,12 +210,14 @@ def write_all_atomic(outputs: Sequence[tuple[Path, bytes]]) -> None:
             temps.append((tmp, path))
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
+                    _put(handle, content)
                     handle.flush()
                     os.fsync(handle.fileno())
                 tmp.chmod(_mode_for(path))
             except OSError as err:
                 raise OperationalError(f"{path}: cannot write: {err.strerror or err}") from err
+        if stdout is not None:
+            out = _rendered("<stdout>", stdout)
         pause_point("write")
         while temps:
             tmp, path = temps[0]
@@ -168,18 +226,28 @@ def write_all_atomic(outputs: Sequence[tuple[Path, bytes]]) -> None:
             except OSError as err:
                 raise OperationalError(f"{path}: cannot write: {err.strerror or err}") from err
             temps.pop(0)
-        for path, data in streams:
+        while streams:
+            path, rendered = streams.pop(0)
             try:
                 with path.open("wb") as handle:
-                    handle.write(data)
+                    _send(handle, rendered)
             except OSError as err:
                 raise OperationalError(f"{path}: cannot write: {err.strerror or err}") from err
+        if out is not None:
+            rendered, out = out, None
+            _send(sys.stdout.buffer, rendered)
+            sys.stdout.flush()
     finally:
         for tmp, _ in temps:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+        for _, rendered in streams:
+            if not isinstance(rendered, bytes):
+                rendered.close()
+        if out is not None and not isinstance(out, bytes):
+            out.close()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: Content) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
     write_all_atomic([(path, data)])

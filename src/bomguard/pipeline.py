@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bomguard._memory import give_back
+from bomguard._spool import ProvenanceSpool
 from bomguard.criticality import RankSnapshot, load_snapshot
 from bomguard.drift import Expectation, assess, load_baseline, load_pins
 from bomguard.errors import InputError
@@ -498,13 +500,20 @@ def enrich(
         history = history_expectations(
             location, (r.project for r in requests.values()), _tampered_to(observer)
         )
+    # Embedded provenance waits in a temporary file, not in memory (bomguard._spool).
+    spool = ProvenanceSpool() if embed else None
     for component in components:
         request = requests.get(component.locator)
         if request is not None:
-            found = evidence_for(fetched[request], verdicts, keep=embed)
+            found = evidence_for(fetched[request], verdicts)
+            if spool is not None:
+                for f in _present(fetched[request]):
+                    spool.add(f.provenance or b"")
             evidence[component.locator] = _with_drift(
                 found, request, fetched, verdicts, options, baseline, pins, history
             )
+    del fetched, verdicts  # the provenance bytes: verified, and spooled where embedded
+    give_back()
     if location is not None and requests:
         from bomguard.store.history import record_run, sbom_label
 
@@ -536,15 +545,20 @@ def enrich(
         ranks=ranks,
     )
     if document.supports_declarations:
-        from bomguard.sbom.declarations import build_declarations
+        from bomguard.sbom.cyclonedx_declarations import build_declarations
 
         subjects = [(c, e) for c in components if (e := evidence.get(c.locator)) is not None]
         targets = document.claim_targets([c.locator for c, _ in subjects])
         subjects = [(replace(c, bom_ref=targets[c.locator]), e) for c, e in subjects]
         declarations, standards = build_declarations(
-            subjects, policies, verdict.results, embed=embed, now=_recorded_time(moment)
+            subjects,
+            policies,
+            verdict.results,
+            embed=embed,
+            now=_recorded_time(moment),
+            spool=spool,
         )
-        document.add_declarations(declarations, standards)
+        document.add_declarations(declarations, standards, spool)
     return EnrichResult(
         document, components, evidence, verdict, policies, trust_root, moment, graph, ranks
     )

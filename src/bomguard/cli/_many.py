@@ -33,7 +33,7 @@ def enrich_many(
     drift_entries: Callable[[Any], list[dict[str, Any]]],
 ) -> bool:
     """Enrich every SBOM; write the outputs; ``True`` when every verdict passes."""
-    from bomguard._io import write_all_atomic
+    from bomguard._io import Content, write_all_atomic
     from bomguard.errors import InputError
     from bomguard.pipeline import enrich as run
 
@@ -58,12 +58,12 @@ def enrich_many(
             options, index=dataclasses.replace(options.index, store=store)
         )
     try:
-        files: list[tuple[Path, bytes]] = []
+        files: list[tuple[Path, Content]] = []
         summary = []
         for sbom in sboms:
             result = run(sbom, options, observer=observer)
             drift = drift_entries(result)
-            files.append((out_dir / sbom.name, result.document.serialize()))
+            files.append((out_dir / sbom.name, result.document.write_to))
             files.append((out_dir / f"{sbom.name}.verdict.json", verdict_json(result, sbom, drift)))
             counts = {s: n for s, n in result.verdict.counts.items() if n}
             summary.append(

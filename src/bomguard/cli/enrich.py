@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import click
 
@@ -309,7 +309,7 @@ def enrich(
     SBOM '-' reads it from stdin.
     """
 
-    from bomguard._io import Destination, check_destinations, write_all_atomic
+    from bomguard._io import Content, Destination, check_destinations, write_all_atomic
     from bomguard.cli._streams import (
         STDIN_LABEL,
         is_stdio,
@@ -403,10 +403,11 @@ def enrich(
         problem = result.document.validate()
         if problem is not None:
             raise OperationalError(f"the enriched SBOM does not validate: {problem}")
-    data = result.document.serialize()
+    # The enriched SBOM is streamed into its temporary file (or stdout's) while written.
+    data = result.document.write_to
     drift = _drift_entries(result)
-    files: list[tuple[Path, bytes]] = []
-    stdout: bytes | None = data if output == "-" else None
+    files: list[tuple[Path, Content]] = []
+    stdout: Content | None = data if output == "-" else None
     if output != "-":
         files.append((_real_target(Path(output)) if in_place else Path(output), data))
     if verdict_path is not None:
@@ -430,10 +431,11 @@ def enrich(
             summary = render("markdown", facts)
     sign_error = None
     if vsa_path is not None:
-        from bomguard.vsa.statement import build_statement, inputs_from_result, resource_uri_of
+        from bomguard.vsa.statement import build_statement, inputs_from_result
 
         name = sbom.name if output == "-" else Path(output).name
-        statement = build_statement(inputs_from_result(result, name, data, resource_uri_of(data)))
+        digest, uri = _sbom_digest(result.document)
+        statement = build_statement(inputs_from_result(result, name, digest, uri))
         files.append((vsa_path, statement))
         if bundle_path is not None:
             from bomguard.vsa.sign import sign_statement
@@ -448,10 +450,7 @@ def enrich(
                 files.append((bundle_path, bundle))
             except OperationalError as err:
                 sign_error = err  # the unsigned statement and the other outputs still go out
-    write_all_atomic(files)
-    if stdout is not None:
-        sys.stdout.buffer.write(stdout)
-        sys.stdout.flush()
+    write_all_atomic(files, stdout)
     if summary_file and summary is not None:
         try:
             with Path(summary_file).open("ab") as handle:
@@ -493,6 +492,31 @@ def enrich(
     if sign_error is not None:
         raise sign_error
     sys.exit(EXIT_PASS if result.verdict.verdict == "pass" else EXIT_FAIL)
+
+
+def _sbom_digest(document: Any) -> tuple[str, str | None]:
+    """The enriched SBOM's sha256 (of the bytes written) and its own name for itself,
+    without holding the whole document: a CycloneDX JSON one is streamed into the hash."""
+    import hashlib
+
+    from bomguard.sbom.cyclonedx_json import CycloneDxJson
+    from bomguard.vsa.statement import resource_uri_in, resource_uri_of
+
+    if not isinstance(document, CycloneDxJson):
+        data = document.serialize()
+        return hashlib.sha256(data).hexdigest(), resource_uri_of(data)
+
+    class Sink:
+        def __init__(self) -> None:
+            self.hash = hashlib.sha256()
+
+        def write(self, chunk: bytes | memoryview) -> int:
+            self.hash.update(chunk)
+            return len(chunk)
+
+    sink = Sink()
+    document.write_to(cast("IO[bytes]", sink))
+    return sink.hash.hexdigest(), resource_uri_in(document.data)
 
 
 def _check_vsa_options(

@@ -8,9 +8,10 @@ schema of the document's spec version.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from bomguard.errors import InputError
 from bomguard.models import Component, DistRef
@@ -29,6 +30,9 @@ from bomguard.sbom.purl import PurlError, parse_pypi_purl
 from bomguard.sbom.taxonomy import PropertyBag
 from bomguard.sbom.tool_record import record_in_json
 
+if TYPE_CHECKING:
+    from bomguard._spool import ProvenanceSpool
+
 __all__ = ["ATTESTATION_COMMENT", "NAMESPACE", "CycloneDxJson", "component_from_cdx"]
 
 SUPPORTED_VERSIONS = ("1.4", "1.5", "1.6", "1.7")
@@ -46,6 +50,7 @@ class CycloneDxJson(SbomDocument):
         super().__init__(path)
         self.data = data
         self._indent = json_indent(raw) if raw else "  "
+        self._spool: ProvenanceSpool | None = None
         self._label = label_of(path)
         self._version = supported_version(
             f"{self._label}: specVersion", data.get("specVersion"), SUPPORTED_VERSIONS, "CycloneDX "
@@ -143,15 +148,19 @@ class CycloneDxJson(SbomDocument):
         return (major, minor) >= (1, 6)
 
     def add_declarations(
-        self, declarations: dict[str, Any], standards: list[dict[str, Any]]
+        self,
+        declarations: dict[str, Any],
+        standards: list[dict[str, Any]],
+        spool: ProvenanceSpool | None = None,
     ) -> None:
-        from bomguard.sbom.declarations import merge_declarations
+        from bomguard.sbom.cyclonedx_declarations import merge_declarations
 
         if not self.supports_declarations:
             raise NotImplementedError(f"CycloneDX {self._version} has no declarations")
         merged, definitions = merge_declarations(self.data, declarations, standards)
         self.data["declarations"] = merged
         self.data["definitions"] = definitions
+        self._spool = spool
 
     def claim_targets(self, locators: Sequence[str]) -> dict[str, str]:
         """The ``bom-ref`` each component's claim targets; a component that has none is
@@ -173,15 +182,26 @@ class CycloneDxJson(SbomDocument):
         return out
 
     def embedded_evidence(self) -> dict[str, list[tuple[str, str | None, bytes]]]:
-        from bomguard.sbom.declarations import read_embedded
+        from bomguard.sbom.cyclonedx_declarations import read_embedded
 
         by_ref = {
             node.get("bom-ref"): pointer for pointer, node in self._walk() if node.get("bom-ref")
         }
-        return read_embedded(self.data, by_ref)
+        return read_embedded(self.data, by_ref, self._spool)
 
     def serialize(self) -> bytes:
-        return dump_json(self.data, self._indent)
+        if self._spool is None:
+            return dump_json(self.data, self._indent)
+        buffer = io.BytesIO()
+        self.write_to(buffer)
+        return buffer.getvalue()
+
+    def write_to(self, handle: IO[bytes]) -> None:
+        """Stream the document, each embedded provenance object read back as it is
+        reached (:mod:`bomguard.sbom.cyclonedx_stream`)."""
+        from bomguard.sbom.cyclonedx_stream import write_json
+
+        write_json(handle, self.data, self._indent, self._spool)
 
     def validate(self) -> str | None:
         from bomguard.sbom.validate import first_error

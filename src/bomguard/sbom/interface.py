@@ -6,10 +6,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from bomguard.models import Component
 from bomguard.sbom.graph import Relationships
+
+if TYPE_CHECKING:
+    from bomguard._spool import ProvenanceSpool
 
 __all__ = ["Addition", "SbomDocument"]
 
@@ -57,9 +60,13 @@ class SbomDocument(ABC):
         return False
 
     def add_declarations(
-        self, declarations: dict[str, Any], standards: list[dict[str, Any]]
+        self,
+        declarations: dict[str, Any],
+        standards: list[dict[str, Any]],
+        spool: ProvenanceSpool | None = None,
     ) -> None:
-        """Add bomguard's declarations and standards (replacing earlier ones of its own)."""
+        """Add bomguard's declarations and standards (replacing earlier ones of its own);
+        ``spool`` holds the provenance objects the declarations' placeholders stand for."""
         raise NotImplementedError(f"{self.format_name} has no declarations")
 
     def claim_targets(self, locators: Sequence[str]) -> dict[str, str]:
@@ -74,6 +81,11 @@ class SbomDocument(ABC):
     @abstractmethod
     def serialize(self) -> bytes:
         """The document, as bytes in its own format and spec version."""
+
+    def write_to(self, handle: IO[bytes]) -> None:
+        """Write :meth:`serialize`'s bytes to ``handle`` (piece by piece where the format
+        embeds evidence, without holding the whole document)."""
+        handle.write(self.serialize())
 
     @abstractmethod
     def validate(self) -> str | None:

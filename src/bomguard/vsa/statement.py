@@ -38,6 +38,7 @@ __all__ = [
     "check_statement",
     "inputs_from_result",
     "level_for",
+    "resource_uri_in",
     "resource_uri_of",
     "time_verified",
 ]
@@ -158,6 +159,11 @@ def resource_uri_of(sbom_bytes: bytes) -> str | None:
         doc = json.loads(sbom_bytes)
     except ValueError:
         return None
+    return resource_uri_in(doc)
+
+
+def resource_uri_in(doc: object) -> str | None:
+    """:func:`resource_uri_of` for a JSON document already parsed (or about to be written)."""
     if not isinstance(doc, dict):
         return None
     for key in ("serialNumber", "documentNamespace"):
@@ -168,12 +174,13 @@ def resource_uri_of(sbom_bytes: bytes) -> str | None:
 
 
 def inputs_from_result(
-    result: Any, sbom_name: str, sbom_bytes: bytes, resource_uri: str | None
+    result: Any, sbom_name: str, sbom_bytes: bytes | str, resource_uri: str | None
 ) -> VsaInputs:
     """Gather a VSA's facts from a :class:`bomguard.pipeline.EnrichResult`.
 
-    ``sbom_bytes`` are the enriched SBOM's bytes exactly as written; ``resource_uri`` the
-    SBOM's serial number (or ``None``: the file name is used).
+    ``sbom_bytes`` are the enriched SBOM's bytes exactly as written (or, a string, their
+    sha256 in hex); ``resource_uri`` the SBOM's serial number (or ``None``: the file name
+    is used).
     """
     import sigstore
 
@@ -200,7 +207,10 @@ def inputs_from_result(
     failing = {v.policy for v in result.verdict.violations if v.severity == "error"}
     policies = tuple((p.name, p.path or f"builtin:{p.name}", p.sha256) for p in result.policies)
     return VsaInputs(
-        sbom=Subject(sbom_name, hashlib.sha256(sbom_bytes).hexdigest()),
+        sbom=Subject(
+            sbom_name,
+            sbom_bytes if isinstance(sbom_bytes, str) else hashlib.sha256(sbom_bytes).hexdigest(),
+        ),
         files=tuple(files),
         resource_uri=resource_uri or sbom_name,
         policies=policies,

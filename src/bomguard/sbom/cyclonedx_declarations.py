@@ -25,10 +25,13 @@ from __future__ import annotations
 import base64
 import datetime
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bomguard._version import __version__
 from bomguard.models import Component, ComponentEvidence, Status
+
+if TYPE_CHECKING:
+    from bomguard._spool import ProvenanceSpool
 
 __all__ = ["PREFIX", "PROVENANCE_CONTENT_TYPE", "build_declarations", "evidence_name"]
 
@@ -73,10 +76,14 @@ def build_declarations(
     *,
     embed: bool,
     now: datetime.datetime,
+    spool: ProvenanceSpool | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The ``declarations`` object and the ``definitions.standards`` entries to add.
 
     ``results`` are the verdict's per-rule outcomes (``rule``, ``component``, ``outcome``).
+    A file's provenance object is embedded from its bytes when the evidence holds them,
+    else from ``spool`` (by its sha256) as a placeholder the streamed writer replaces by
+    the base64 text (:mod:`bomguard.sbom.cyclonedx_stream`).
     """
     created = now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     claims: list[dict[str, Any]] = []
@@ -97,7 +104,12 @@ def build_declarations(
         )
         data = []
         for f in evidence.files:
+            content = None
             if embed and f.provenance is not None:
+                content = base64.b64encode(f.provenance).decode("ascii")
+            elif embed and spool is not None and f.provenance_sha256 in spool:
+                content = spool.placeholder(f.provenance_sha256 or "")
+            if content is not None:
                 data.append(
                     {
                         "name": evidence_name(f.filename, f.sha256),
@@ -105,7 +117,7 @@ def build_declarations(
                             "attachment": {
                                 "contentType": PROVENANCE_CONTENT_TYPE,
                                 "encoding": "base64",
-                                "content": base64.b64encode(f.provenance).decode("ascii"),
+                                "content": content,
                             }
                         },
                     }
@@ -286,12 +298,16 @@ def merge_declarations(
 
 
 def read_embedded(
-    document: Mapping[str, Any], locator_of: Mapping[Any, str]
+    document: Mapping[str, Any],
+    locator_of: Mapping[Any, str],
+    spool: ProvenanceSpool | None = None,
 ) -> dict[str, list[tuple[str, str | None, bytes]]]:
     """The provenance objects bomguard embedded, by the locator of the claim's target.
 
     Each is ``(filename, recorded sha256, provenance bytes)``. Attachments that do not
-    decode are returned as empty bytes, so that re-verification calls them invalid.
+    decode are returned as empty bytes, so that re-verification calls them invalid. A
+    placeholder of ``spool`` (a document enriched in this run, not yet written) is read
+    back from it.
     """
     declarations = document.get("declarations")
     if not isinstance(declarations, dict):
@@ -318,9 +334,13 @@ def read_embedded(
                 if not isinstance(attachment, dict):
                     continue
                 filename, _, digest = name.rpartition(" sha256:")
-                try:
-                    raw = base64.b64decode(str(attachment.get("content", "")), validate=True)
-                except ValueError:
-                    raw = b""
+                content = str(attachment.get("content", ""))
+                if spool is not None and content.startswith(spool.token):
+                    raw = spool.read(content.removeprefix(spool.token))
+                else:
+                    try:
+                        raw = base64.b64decode(content, validate=True)
+                    except ValueError:
+                        raw = b""
                 out.setdefault(locator, []).append((filename or name, digest or None, raw))
     return out

@@ -125,6 +125,10 @@ class Store(ABC):
     def _read(self, kind: str, key: str) -> tuple[str, bytes | None] | None:
         """The row's ``(meta, body)``, or ``None``."""
 
+    def _present(self, kind: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` have a row of ``kind`` (backends answer it in one query)."""
+        return {key for key in keys if self._read(kind, key) is not None}
+
     @abstractmethod
     def _write(
         self,
@@ -220,6 +224,16 @@ class Store(ABC):
         elif not isinstance(digest, str) or hashlib.sha256(body).hexdigest() != digest:
             raise _Dropped("has a body that does not match its recorded sha256")
         return data, body
+
+    def present(self, kind: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` have a row of ``kind``, authentic or not: for planning a run
+        (is it warm?), never for a result. An unreadable store has none."""
+        with self._pending_lock:
+            pending = {key for key in keys if (kind, key) in self._pending}
+        try:
+            return pending | self._present(kind, [k for k in keys if k not in pending])
+        except Exception:
+            return pending
 
     def put(self, kind: str, key: str, fields: dict[str, object], body: bytes | None) -> None:
         """Queue an entry for writing (the writer thread commits it)."""

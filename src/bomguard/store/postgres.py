@@ -111,6 +111,12 @@ class PostgresStore(Store):
         meta, body = found[0]
         return meta, bytes(body) if body is not None else None
 
+    def _present(self, kind: str, keys: Sequence[str]) -> set[str]:
+        found = self._run(
+            "SELECT key FROM entries WHERE kind=%s AND key = ANY(%s)", (kind, list(keys))
+        )
+        return {row[0] for row in found}
+
     def _write(
         self,
         rows: Sequence[Row],

@@ -68,21 +68,21 @@ class VerifyJob:
             self.publisher or "",
             trust_root.sha256,
             str(_CACHE_FORMAT),
-            _versions(),
+            code_versions(),
         ):
             h.update(part.encode("utf-8") + b"\0")
         return h.hexdigest()
 
 
 @functools.cache
-def _versions() -> str:
+def code_versions() -> str:
     """The versions whose code decides a result: an upgrade never reuses old results."""
     from importlib.metadata import PackageNotFoundError, version
 
     from bomguard._version import __version__
 
     parts = [f"bomguard={__version__}"]
-    for dist in ("sigstore", "pypi-attestations", "cryptography"):
+    for dist in ("sigstore", "sigstore-models", "pypi-attestations", "cryptography"):
         try:
             parts.append(f"{dist}={version(dist)}")
         except PackageNotFoundError:
@@ -250,6 +250,9 @@ def _pool_size(jobs: int, workers: int | None) -> int:
 
 
 def _new_pool(trust_root: TrustRoot, size: int) -> ProcessPoolExecutor:
+    # What every worker imports, imported once here so that forked workers share it.
+    import bomguard.verify._memo  # noqa: F401
+
     return ProcessPoolExecutor(
         max_workers=size, initializer=_init_worker, initargs=(trust_root, os.getpid())
     )

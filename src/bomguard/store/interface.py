@@ -125,6 +125,15 @@ class Store(ABC):
     def _read(self, kind: str, key: str) -> tuple[str, bytes | None] | None:
         """The row's ``(meta, body)``, or ``None``."""
 
+    def _read_many(self, kind: str, keys: Sequence[str]) -> dict[str, tuple[str, bytes | None]]:
+        """:meth:`_read` for many keys (backends answer it in a few queries)."""
+        found = {}
+        for key in keys:
+            raw = self._read(kind, key)
+            if raw is not None:
+                found[key] = raw
+        return found
+
     def _present(self, kind: str, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` have a row of ``kind`` (backends answer it in one query)."""
         return {key for key in keys if self._read(kind, key) is not None}
@@ -202,6 +211,40 @@ class Store(ABC):
             if tampered is not None:
                 tampered(f"{what} {problem}; dropped and {again} again")
             return None
+
+    def get_many(
+        self,
+        kind: str,
+        keys: Sequence[str],
+        what: Callable[[str], str],
+        tampered: Tampered | None,
+        again: str = "fetched",
+    ) -> dict[str, tuple[dict[str, object], bytes | None]]:
+        """:meth:`get` for many keys at once: the authentic entries found, by key.
+
+        ``what(key)`` names an entry in the ``tampered`` report.
+        """
+        with self._pending_lock:
+            pending = {
+                key: (row[2], row[3])
+                for key in keys
+                if (row := self._pending.get((kind, key))) is not None
+            }
+        try:
+            raws = self._read_many(kind, [key for key in keys if key not in pending])
+        except Exception:
+            raws = {}  # unreadable now: misses, fetched and verified again
+        raws.update(pending)
+        good = {}
+        for key, (meta, body) in raws.items():
+            try:
+                good[key] = self._check(kind, key, meta, body)
+            except _Dropped as problem:
+                with contextlib.suppress(Exception):
+                    self._delete(kind, key, meta)
+                if tampered is not None:
+                    tampered(f"{what(key)} {problem}; dropped and {again} again")
+        return good
 
     def _check(
         self, kind: str, key: str, meta: str, body: bytes | None

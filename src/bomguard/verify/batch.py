@@ -165,6 +165,34 @@ class _ResultCache:
         except ValueError:
             return None
 
+    def get_many(self, names: dict[str, str]) -> dict[str, FileVerdict]:
+        """:meth:`get` for every key of ``names`` (key to file name) in a few queries."""
+        if self.store is None or not names:
+            return {}
+        found = self.store.get_many(
+            _KIND,
+            list(names),
+            lambda key: f"the cached verification result for {names[key]}",
+            self.on_tampered,
+            again="verified",
+        )
+        hits = {}
+        # The files of one release mostly share one payload: decode each payload once.
+        decoded: dict[str, FileVerdict | None] = {}
+        for key, (fields, _) in found.items():
+            payload = fields.get("payload")
+            if not isinstance(payload, str):
+                continue
+            if payload not in decoded:
+                try:
+                    decoded[payload] = _load(json.loads(payload))
+                except ValueError:
+                    decoded[payload] = None
+            loaded = decoded[payload]
+            if loaded is not None:
+                hits[key] = loaded
+        return hits
+
     def claim(self, key: str) -> bool:
         """Whether this run should verify ``key`` now (no one else is at it)."""
         return self.store is None or self.store.claim(f"verify:{key}", self.owner)
@@ -295,12 +323,16 @@ def verify_batch(
     results: dict[str, FileVerdict] = {}
     todo: dict[str, VerifyJob] = {}
     others: dict[str, VerifyJob] = {}
+    stored = cache.get_many({key: job.filename for key, job in zip(keys, jobs, strict=True)})
+    interned: dict[int, FileVerdict] = {}  # stored results shared by several files, by id
     for key, job in zip(keys, jobs, strict=True):
         if key in results or key in todo or key in others:
             continue
-        hit = cache.get(key, job.filename)
+        hit = stored.get(key)
         if hit is not None:
-            results[key] = shared.verdict(hit)
+            if id(hit) not in interned:
+                interned[id(hit)] = shared.verdict(hit)
+            results[key] = interned[id(hit)]
         elif cache.claim(key):
             # Ours now; the run that held the claim before may have stored it meanwhile.
             again = cache.get(key, job.filename)

@@ -118,17 +118,24 @@ def _identity(data: Any) -> Identity | None:
     return Identity(**{**data, "claims": dict(data.get("claims", {}))})
 
 
-def _load(data: Any) -> FileVerdict | None:
+def _load(data: Any, shared: Interner | None = None) -> FileVerdict | None:
+    """A stored result; with ``shared``, its identities built from shared parts."""
+    make = shared.identity_from if shared is not None else _identity
     try:
         if data.get("format") != _CACHE_FORMAT:
             return None
+        stored = data["attestations"]
         results = tuple(
             AttestationResult(
-                a["predicate_type"], Status(a["status"]), a["reason"], _identity(a["identity"])
+                a["predicate_type"], Status(a["status"]), a["reason"], make(a["identity"])
             )
-            for a in data["attestations"]
+            for a in stored
         )
-        return Status(data["status"]), data["reason"], results, _identity(data["identity"])
+        # The file's identity is one of its attestations' (the first verified one).
+        found = data["identity"]
+        pairs = zip(stored, results, strict=True)
+        identity = next((r.identity for a, r in pairs if found and a["identity"] == found), None)
+        return Status(data["status"]), data["reason"], results, identity or make(found)
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
 
@@ -165,8 +172,9 @@ class _ResultCache:
         except ValueError:
             return None
 
-    def get_many(self, names: dict[str, str]) -> dict[str, FileVerdict]:
-        """:meth:`get` for every key of ``names`` (key to file name) in a few queries."""
+    def get_many(self, names: dict[str, str], shared: Interner) -> dict[str, FileVerdict]:
+        """:meth:`get` for every key of ``names`` (key to file name) in a few queries;
+        identities built from ``shared``'s parts."""
         if self.store is None or not names:
             return {}
         found = self.store.get_many(
@@ -185,7 +193,7 @@ class _ResultCache:
                 continue
             if payload not in decoded:
                 try:
-                    decoded[payload] = _load(json.loads(payload))
+                    decoded[payload] = _load(json.loads(payload), shared)
                 except ValueError:
                     decoded[payload] = None
             loaded = decoded[payload]
@@ -323,16 +331,14 @@ def verify_batch(
     results: dict[str, FileVerdict] = {}
     todo: dict[str, VerifyJob] = {}
     others: dict[str, VerifyJob] = {}
-    stored = cache.get_many({key: job.filename for key, job in zip(keys, jobs, strict=True)})
-    interned: dict[int, FileVerdict] = {}  # stored results shared by several files, by id
+    names = {key: job.filename for key, job in zip(keys, jobs, strict=True)}
+    stored = cache.get_many(names, shared)
     for key, job in zip(keys, jobs, strict=True):
         if key in results or key in todo or key in others:
             continue
         hit = stored.get(key)
         if hit is not None:
-            if id(hit) not in interned:
-                interned[id(hit)] = shared.verdict(hit)
-            results[key] = interned[id(hit)]
+            results[key] = hit
         elif cache.claim(key):
             # Ours now; the run that held the claim before may have stored it meanwhile.
             again = cache.get(key, job.filename)

@@ -41,6 +41,8 @@ POOL_THRESHOLD = 48
 #: a batched one ~15 us per file).
 SUBMIT_BATCH = 8
 _CACHE_FORMAT = 2
+_READ_CHUNK = 500
+"""Stored results read in one query (and decoded before the next)."""
 _KIND = "verify"
 CLAIM_WAIT = 120.0
 """How long a run waits for a file another run sharing the store claimed to verify."""
@@ -173,32 +175,31 @@ class _ResultCache:
             return None
 
     def get_many(self, names: dict[str, str], shared: Interner) -> dict[str, FileVerdict]:
-        """:meth:`get` for every key of ``names`` (key to file name) in a few queries;
-        identities built from ``shared``'s parts."""
+        """:meth:`get` for every key of ``names`` (key to file name), a few hundred keys a
+        query (each chunk decoded before the next is read); identities built from
+        ``shared``'s parts."""
         if self.store is None or not names:
             return {}
-        found = self.store.get_many(
-            _KIND,
-            list(names),
-            lambda key: f"the cached verification result for {names[key]}",
-            self.on_tampered,
-            again="verified",
-        )
-        hits = {}
-        # The files of one release mostly share one payload: decode each payload once.
-        decoded: dict[str, FileVerdict | None] = {}
-        for key, (fields, _) in found.items():
-            payload = fields.get("payload")
-            if not isinstance(payload, str):
-                continue
-            if payload not in decoded:
+        keys = list(names)
+        hits: dict[str, FileVerdict] = {}
+        for start in range(0, len(keys), _READ_CHUNK):
+            found = self.store.get_many(
+                _KIND,
+                keys[start : start + _READ_CHUNK],
+                lambda key: f"the cached verification result for {names[key]}",
+                self.on_tampered,
+                again="verified",
+            )
+            for key, (fields, _) in found.items():
+                payload = fields.get("payload")
                 try:
-                    decoded[payload] = _load(json.loads(payload), shared)
+                    loaded = (
+                        _load(json.loads(payload), shared) if isinstance(payload, str) else None
+                    )
                 except ValueError:
-                    decoded[payload] = None
-            loaded = decoded[payload]
-            if loaded is not None:
-                hits[key] = loaded
+                    loaded = None
+                if loaded is not None:
+                    hits[key] = loaded
         return hits
 
     def claim(self, key: str) -> bool:

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import cdx, enrich_cli, props, pypi, run_cli, write_json
 from indexserver import IndexServer
-from storerows import Rows
+from storerows import Rows, pg_database
 from virtual_sigstore import Defect, GitHubIdentity, VirtualSigstore
 
+from bomguard.store import _close_all
 from bomguard.verify.batch import POOL_THRESHOLD, code_versions
 
 PYPI_CACHE_CONTROL = {"Cache-Control": "max-age=600, public"}
@@ -30,6 +33,27 @@ def sig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[VirtualSigstor
     monkeypatch.setenv("BOMGUARD_CACHE_KEY_FILE", str(tmp_path / "config" / "cache-key"))
     sigstore = VirtualSigstore(seed=4242)
     return sigstore, sigstore.write_trusted_root(tmp_path / "trusted_root.json")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stores() -> Iterator[None]:
+    """Every test opens its stores anew (a store stays open for the rest of a process)."""
+    yield
+    _close_all()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """An empty store of each backend (PostgreSQL with a fleet key)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "cache" / "bomguard.sqlite3")
+    else:
+        key = tmp_path / "fleet-key"
+        key.write_text(os.urandom(32).hex())
+        monkeypatch.setenv("BOMGUARD_STORE_KEY_FILE", str(key))
+        yield from pg_database()
 
 
 def _publish(server: IndexServer, sigstore: VirtualSigstore, count: int, bad: int) -> list[str]:
@@ -52,13 +76,15 @@ def _statuses(out: Path) -> dict[str, str]:
     return {c["name"]: props(c)["bomguard:provenance:status"] for c in doc["components"]}
 
 
-def test_a_warm_run_asks_nothing_and_reports_what_the_cold_run_did(index_server, sig, tmp_path):
+def test_a_warm_run_asks_nothing_and_reports_what_the_cold_run_did(
+    index_server, sig, store, tmp_path
+):
     sigstore, root = sig
     names = _publish(index_server, sigstore, 30, bad=4)
     assert 2 * len(names) >= POOL_THRESHOLD  # enough files that a cold run verifies in a pool
     index_server.fault("/simple/", headers=PYPI_CACHE_CONTROL)  # as PyPI sends
     sbom = write_json(tmp_path / "in.json", cdx(pypi(n, "1.0") for n in names))
-    cache = ["--cache-dir", str(tmp_path / "cache"), "--drift-depth", "0"]
+    cache = ["--store", store, "--drift-depth", "0"]
     expected = {n: "invalid" if n == "warm-pkg-4" else "verified" for n in names}
 
     assert (
@@ -77,16 +103,17 @@ def test_a_warm_run_asks_nothing_and_reports_what_the_cold_run_did(index_server,
     # Results gone (as after an upgrade, which keys them afresh), pages and provenance
     # still stored: every file is verified again, after fetching, and still comes out
     # as it did (the forged one invalid), without a request.
-    with Rows(tmp_path / "cache") as rows:
+    with Rows(store) as rows:
         assert rows.count("verify") == 2 * len(names)
-        rows.sql("DELETE FROM entries WHERE kind = 'verify'")
+        rows.sql("DELETE FROM entries WHERE kind = ?", ("verify",))
     assert (
         enrich_cli(sbom, tmp_path / "again.json", index_server.index_url, *cache, trust_root=root)
         == 1
     )
     assert index_server.requests == []
     assert _statuses(tmp_path / "again.json") == expected
-    with Rows(tmp_path / "cache") as rows:
+    _close_all()  # commit what the run queued
+    with Rows(store) as rows:
         assert rows.count("verify") == 2 * len(names)
 
 

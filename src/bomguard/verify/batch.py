@@ -287,9 +287,6 @@ def _pool_size(jobs: int, workers: int | None) -> int:
 
 
 def _new_pool(trust_root: TrustRoot, size: int) -> ProcessPoolExecutor:
-    # What every worker imports, imported once here so that forked workers share it.
-    import bomguard.verify._memo  # noqa: F401
-
     return ProcessPoolExecutor(
         max_workers=size, initializer=_init_worker, initargs=(trust_root, os.getpid())
     )

@@ -228,6 +228,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"Run {results['started']} on {machine['cpus']} CPUs, Python {machine['python']}; "
         f"index latency {settings['latency_s'] * 1000:.0f} ms per request; "
+        f"index Cache-Control {settings.get('cache_control') or 'none'}; "
         f"concurrency {settings['concurrency'] or 'bomguard default'}; seed {settings['seed']}."
         + _load(machine),
         "",

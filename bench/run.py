@@ -32,7 +32,7 @@ import baseline  # noqa: E402
 import dataset as datasets  # noqa: E402
 import measure  # noqa: E402
 import report  # noqa: E402
-from server import ServerProcess  # noqa: E402
+from server import PYPI_CACHE_CONTROL, ServerProcess  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -220,7 +220,8 @@ def run_size(
         f"(latency {args.latency * 1000:.0f} ms) ..."
     )
     runs = []
-    with ServerProcess(data, n, args.latency) as index:
+    cache_control = None if args.no_cache_control else PYPI_CACHE_CONTROL
+    with ServerProcess(data, n, args.latency, cache_control) as index:
         common = {
             "python": python,
             "env": env,
@@ -285,6 +286,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=None,
         help="pass --concurrency to bomguard (default: bomguard's own)",
+    )
+    parser.add_argument(
+        "--no-cache-control",
+        action="store_true",
+        help="the index sends no Cache-Control (default: PyPI's max-age=600), so warm "
+        "runs revalidate every project page",
     )
     parser.add_argument("--seed", type=int, default=1, help="data set seed (default: 1)")
     parser.add_argument(
@@ -361,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency": args.concurrency,
             "seed": args.seed,
             "src": args.src,
+            "cache_control": None if args.no_cache_control else PYPI_CACHE_CONTROL,
         },
     }
     try:

@@ -5,6 +5,12 @@ separate process anyway, so what is measured is bomguard alone (the server still
 the machine's cores, as any local server would). The harness talks to it over a pipe:
 ``counts`` (requests since the last ``reset``, and the server's own CPU seconds),
 ``reset``, ``latency <seconds>``, ``stop``.
+
+Like PyPI, the index marks project pages and provenance objects fresh for ten minutes
+(``Cache-Control: max-age=600, public``: warehouse's ``cache_control(10 * 60)`` on its
+simple and Integrity API views), so a warm run right after a cold one asks nothing, as it
+would of PyPI. ``cache_control=None`` sends no ``Cache-Control`` at all (every page is
+then revalidated on every run: the revalidation figure).
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from _paths import setup_path
 
 setup_path()
 
+PYPI_CACHE_CONTROL = "max-age=600, public"
+"""What PyPI sends on Simple API pages and Integrity API provenance (warehouse
+``warehouse/api/simple.py`` and ``warehouse/api/integrity.py``: ``cache_control(10 * 60)``)."""
+
 
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -32,6 +42,7 @@ def _serve(
     size: int,
     n: int,
     latency: float,
+    cache_control: str | None,
 ) -> None:
     import indexserver
     from dataset import Dataset
@@ -41,6 +52,8 @@ def _serve(
     # the kernel drops SYNs and the client waits a second to retry, which no real index
     # (a CDN) would make it do. Only the backlog changes; the server is the test suite's.
     indexserver._HTTPServer.request_queue_size = 1024
+    if cache_control is not None:
+        _send_cache_control(indexserver, cache_control)
     dataset = Dataset(data, seed, size)
     server = IndexServer().start()
     files = 0
@@ -89,15 +102,39 @@ def _serve(
         conn.send("stopped")
 
 
-class ServerProcess:
-    """``with ServerProcess(dataset, n, latency) as index: index.url, index.counts()``."""
+def _send_cache_control(indexserver: Any, value: str) -> None:
+    """Make the test suite's server send ``Cache-Control: value`` with every project page
+    and provenance object (200s and 304s alike, as PyPI's CDN does); nothing else changes."""
+    conditional = indexserver._conditional
 
-    def __init__(self, dataset: Any, n: int, latency: float) -> None:
+    def with_cache_control(response: Any, path: str, if_none_match: str | None) -> Any:
+        response = conditional(response, path, if_none_match)
+        if response.status in (200, 304) and path.startswith(("/simple/", "/integrity/")):
+            response.headers["Cache-Control"] = value
+        return response
+
+    indexserver._conditional = with_cache_control
+
+
+class ServerProcess:
+    """``with ServerProcess(dataset, n, latency) as index: index.url, index.counts()``.
+
+    ``cache_control``: the ``Cache-Control`` of pages and provenance (default: PyPI's;
+    ``None``: none, so that every warm run revalidates every page).
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        n: int,
+        latency: float,
+        cache_control: str | None = PYPI_CACHE_CONTROL,
+    ) -> None:
         ctx = mp.get_context("spawn")  # a clean interpreter: nothing inherited from the harness
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(
             target=_serve,
-            args=(child, dataset.folder, dataset.seed, dataset.size, n, latency),
+            args=(child, dataset.folder, dataset.seed, dataset.size, n, latency, cache_control),
             name="bench-index",
             daemon=True,
         )

@@ -36,6 +36,19 @@ def test_jsonschema_is_imported_without_the_slow_rfc3987_grammar():
     assert out.strip() == "False"
 
 
+def test_the_index_client_imports_httpx_without_its_command_line_client():
+    code = (
+        "import sys\n"
+        "import bomguard.index, httpx\n"
+        "httpx.AsyncClient\n"
+        "print(sorted(m for m in ('httpx._main', 'rich', 'pygments') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.strip() == "[]"
+
+
 def test_every_command_is_lazy_and_its_listed_help_is_its_own():
     """``bomguard --help`` lists each command with the short help the command itself has."""
     from bomguard.cli import cli

@@ -9,6 +9,13 @@ environments still have it (``jsonschema[format]``, cyclonedx-python-lib's
 bomguard's own schemas (policy, verdict, pins) use no IRI formats, so jsonschema is
 imported here as if rfc3987-syntax were absent. When something else imported jsonschema
 first, that module is used as it is.
+
+The same goes for the other optional libraries jsonschema's format checkers use (fqdn,
+idna, rfc3987, rfc3986-validator, rfc3339-validator, webcolors, jsonpointer,
+uri-template, isoduration: about a tenth of a second together): bomguard validates with
+no format checker at all (formats are annotations in draft 2020-12), so none of them
+could change a result. They stay importable for anything else: only jsonschema's own
+import does without them.
 """
 
 from __future__ import annotations
@@ -19,15 +26,31 @@ from types import ModuleType
 
 __all__ = ["load"]
 
+_FORMAT_LIBRARIES = (
+    "rfc3987_syntax",
+    "fqdn",
+    "idna",
+    "rfc3987",
+    "rfc3986_validator",
+    "rfc3339_validator",
+    "webcolors",
+    "jsonpointer",
+    "uri_template",
+    "isoduration",
+)
+
 
 def load() -> ModuleType:
     """The ``jsonschema`` module (with ``jsonschema.exceptions`` and validators loaded)."""
-    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
-        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    if "jsonschema" not in sys.modules:
+        absent = [name for name in _FORMAT_LIBRARIES if name not in sys.modules]
+        for name in absent:
+            sys.modules[name] = None  # type: ignore[assignment]
         try:
             module = importlib.import_module("jsonschema")
         finally:
-            del sys.modules["rfc3987_syntax"]
+            for name in absent:
+                del sys.modules[name]
     else:
         module = importlib.import_module("jsonschema")
     importlib.import_module("jsonschema.exceptions")

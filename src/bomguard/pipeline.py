@@ -56,8 +56,9 @@ from bomguard.policy import (
 from bomguard.sbom import SbomDocument, read_sbom
 from bomguard.sbom.graph import DependencyGraph, build_graph
 from bomguard.sbom.properties import addition_for, with_graph
-from bomguard.verify import FileVerdict, TrustRoot, load_trust_root
+from bomguard.verify import FileVerdict, TrustRoot
 from bomguard.verify.batch import VerifyJob, VerifyStream
+from bomguard.verify.trust import read_trust_root
 
 __all__ = [
     "EnrichOptions",
@@ -262,7 +263,10 @@ def fetch_and_verify(
     """
     if not requests:
         return {}, {}, None
-    trust_root = load_trust_root(options.trust_root, staging=options.staging)
+    from bomguard.verify.rootcheck import ensure_parses
+    from bomguard.warm import results_location, uncached_releases
+
+    results = results_location(options.index)
 
     def done(filename: str) -> None:
         if observer is not None:
@@ -272,10 +276,14 @@ def fetch_and_verify(
         if observer is not None:
             observer("cache-tampered", detail)
 
+    trust_root = read_trust_root(options.trust_root, staging=options.staging)
+    ensure_parses(trust_root, results, tampered)  # parsed unless the store says it parses
     stream = VerifyStream(
         trust_root,
-        expected=len(set(requests)) * 2,  # about 3 files a release; fewer when the SBOM names them
-        store=store_location(options.index),
+        # About 3 files a release (fewer when the SBOM names them), counting only the
+        # releases the store cannot answer: a warm run starts no worker pool.
+        expected=uncached_releases(requests, options.index) * 2,
+        store=results,
         workers=options.workers,
         on_done=done,
         on_tampered=tampered,

@@ -293,7 +293,7 @@ def make_index_options(
     from bomguard.index import MAX_FILE_BYTES, IndexOptions, default_cache_dir
 
     location: str | None = None
-    if not no_cache and mirror is None:
+    if not no_cache:  # with --mirror only verification results are kept (bomguard.warm)
         from bomguard.store import STORE_FILENAME
 
         location = store or str((cache_dir or default_cache_dir()) / STORE_FILENAME)

@@ -127,6 +127,19 @@ class Store(ABC):
     def _read(self, kind: str, key: str) -> tuple[str, bytes | None] | None:
         """The row's ``(meta, body)``, or ``None``."""
 
+    def _read_many(self, kind: str, keys: Sequence[str]) -> dict[str, tuple[str, bytes | None]]:
+        """:meth:`_read` for many keys (backends answer it in a few queries)."""
+        found = {}
+        for key in keys:
+            raw = self._read(kind, key)
+            if raw is not None:
+                found[key] = raw
+        return found
+
+    def _present(self, kind: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` have a row of ``kind`` (backends answer it in one query)."""
+        return {key for key in keys if self._read(kind, key) is not None}
+
     @abstractmethod
     def _write(
         self,
@@ -201,6 +214,40 @@ class Store(ABC):
                 tampered(f"{what} {problem}; dropped and {again} again")
             return None
 
+    def get_many(
+        self,
+        kind: str,
+        keys: Sequence[str],
+        what: Callable[[str], str],
+        tampered: Tampered | None,
+        again: str = "fetched",
+    ) -> dict[str, tuple[dict[str, object], bytes | None]]:
+        """:meth:`get` for many keys at once: the authentic entries found, by key.
+
+        ``what(key)`` names an entry in the ``tampered`` report.
+        """
+        with self._pending_lock:
+            pending = {
+                key: (row[2], row[3])
+                for key in keys
+                if (row := self._pending.get((kind, key))) is not None
+            }
+        try:
+            raws = self._read_many(kind, [key for key in keys if key not in pending])
+        except Exception:
+            raws = {}  # unreadable now: misses, fetched and verified again
+        raws.update(pending)
+        good = {}
+        for key, (meta, body) in raws.items():
+            try:
+                good[key] = self._check(kind, key, meta, body)
+            except _Dropped as problem:
+                with contextlib.suppress(Exception):
+                    self._delete(kind, key, meta)
+                if tampered is not None:
+                    tampered(f"{what(key)} {problem}; dropped and {again} again")
+        return good
+
     def _check(
         self, kind: str, key: str, meta: str, body: bytes | None
     ) -> tuple[dict[str, object], bytes | None]:
@@ -222,6 +269,16 @@ class Store(ABC):
         elif not isinstance(digest, str) or hashlib.sha256(body).hexdigest() != digest:
             raise _Dropped("has a body that does not match its recorded sha256")
         return data, body
+
+    def present(self, kind: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` have a row of ``kind``, authentic or not: for planning a run
+        (is it warm?), never for a result. An unreadable store has none."""
+        with self._pending_lock:
+            pending = {key for key in keys if (kind, key) in self._pending}
+        try:
+            return pending | self._present(kind, [k for k in keys if k not in pending])
+        except Exception:
+            return pending
 
     def put(self, kind: str, key: str, fields: dict[str, object], body: bytes | None) -> None:
         """Queue an entry for writing (the writer thread commits it)."""

@@ -113,6 +113,19 @@ class PostgresStore(Store):
         meta, body = found[0]
         return meta, bytes(body) if body is not None else None
 
+    def _read_many(self, kind: str, keys: Sequence[str]) -> dict[str, tuple[str, bytes | None]]:
+        found = self._run(
+            "SELECT key, meta, body FROM entries WHERE kind=%s AND key = ANY(%s)",
+            (kind, list(keys)),
+        )
+        return {k: (m, bytes(b) if b is not None else None) for k, m, b in found}
+
+    def _present(self, kind: str, keys: Sequence[str]) -> set[str]:
+        found = self._run(
+            "SELECT key FROM entries WHERE kind=%s AND key = ANY(%s)", (kind, list(keys))
+        )
+        return {row[0] for row in found}
+
     def _write(
         self,
         rows: Sequence[Row],

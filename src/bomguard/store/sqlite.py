@@ -73,6 +73,37 @@ class SqliteStore(Store):
             return None  # unreadable now: a miss, fetched and verified again
         return (found[0], found[1]) if found is not None else None
 
+    def _read_many(self, kind: str, keys: Sequence[str]) -> dict[str, tuple[str, bytes | None]]:
+        found: dict[str, tuple[str, bytes | None]] = {}
+        try:
+            with self._lock:
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    rows = self._db.execute(
+                        f"SELECT key, meta, body FROM entries WHERE kind=? AND key IN ({marks})",  # noqa: S608
+                        (kind, *chunk),
+                    )
+                    found.update((key, (meta, body)) for key, meta, body in rows)
+        except sqlite3.Error:
+            pass  # unreadable now: misses, fetched and verified again
+        return found
+
+    def _present(self, kind: str, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    row[0]
+                    for row in self._db.execute(
+                        f"SELECT key FROM entries WHERE kind=? AND key IN ({marks})",  # noqa: S608
+                        (kind, *chunk),
+                    )
+                )
+        return found
+
     def _write(
         self,
         rows: Sequence[Row],

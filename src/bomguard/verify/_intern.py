@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 from bomguard.models import Identity
 from bomguard.verify.verifier import FileVerdict
@@ -46,6 +47,17 @@ class Interner:
         changes["claims"] = self._map(identity.claims)
         changes["trusted_publisher"] = self._map(identity.trusted_publisher)
         return dataclasses.replace(identity, **changes)  # type: ignore[arg-type]
+
+    def identity_from(self, data: Mapping[str, Any] | None) -> Identity | None:
+        """An identity from its stored JSON form, built from shared parts at once."""
+        if data is None:
+            return None
+        fields: dict[str, Any] = {
+            k: sys.intern(v) if isinstance(v, str) else v for k, v in data.items()
+        }
+        fields["claims"] = self._map(data.get("claims") or {})
+        fields["trusted_publisher"] = self._map(data.get("trusted_publisher") or {})
+        return Identity(**fields)
 
     def verdict(self, verdict: FileVerdict) -> FileVerdict:
         status, reason, results, identity = verdict

@@ -41,6 +41,8 @@ POOL_THRESHOLD = 48
 #: a batched one ~15 us per file).
 SUBMIT_BATCH = 8
 _CACHE_FORMAT = 2
+_READ_CHUNK = 500
+"""Stored results read in one query (and decoded before the next)."""
 _KIND = "verify"
 CLAIM_WAIT = 120.0
 """How long a run waits for a file another run sharing the store claimed to verify."""
@@ -68,21 +70,21 @@ class VerifyJob:
             self.publisher or "",
             trust_root.sha256,
             str(_CACHE_FORMAT),
-            _versions(),
+            code_versions(),
         ):
             h.update(part.encode("utf-8") + b"\0")
         return h.hexdigest()
 
 
 @functools.cache
-def _versions() -> str:
+def code_versions() -> str:
     """The versions whose code decides a result: an upgrade never reuses old results."""
     from importlib.metadata import PackageNotFoundError, version
 
     from bomguard._version import __version__
 
     parts = [f"bomguard={__version__}"]
-    for dist in ("sigstore", "pypi-attestations", "cryptography"):
+    for dist in ("sigstore", "sigstore-models", "pypi-attestations", "cryptography"):
         try:
             parts.append(f"{dist}={version(dist)}")
         except PackageNotFoundError:
@@ -118,17 +120,24 @@ def _identity(data: Any) -> Identity | None:
     return Identity(**{**data, "claims": dict(data.get("claims", {}))})
 
 
-def _load(data: Any) -> FileVerdict | None:
+def _load(data: Any, shared: Interner | None = None) -> FileVerdict | None:
+    """A stored result; with ``shared``, its identities built from shared parts."""
+    make = shared.identity_from if shared is not None else _identity
     try:
         if data.get("format") != _CACHE_FORMAT:
             return None
+        stored = data["attestations"]
         results = tuple(
             AttestationResult(
-                a["predicate_type"], Status(a["status"]), a["reason"], _identity(a["identity"])
+                a["predicate_type"], Status(a["status"]), a["reason"], make(a["identity"])
             )
-            for a in data["attestations"]
+            for a in stored
         )
-        return Status(data["status"]), data["reason"], results, _identity(data["identity"])
+        # The file's identity is one of its attestations' (the first verified one).
+        found = data["identity"]
+        pairs = zip(stored, results, strict=True)
+        identity = next((r.identity for a, r in pairs if found and a["identity"] == found), None)
+        return Status(data["status"]), data["reason"], results, identity or make(found)
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
 
@@ -164,6 +173,34 @@ class _ResultCache:
             return _load(json.loads(payload)) if isinstance(payload, str) else None
         except ValueError:
             return None
+
+    def get_many(self, names: dict[str, str], shared: Interner) -> dict[str, FileVerdict]:
+        """:meth:`get` for every key of ``names`` (key to file name), a few hundred keys a
+        query (each chunk decoded before the next is read); identities built from
+        ``shared``'s parts."""
+        if self.store is None or not names:
+            return {}
+        keys = list(names)
+        hits: dict[str, FileVerdict] = {}
+        for start in range(0, len(keys), _READ_CHUNK):
+            found = self.store.get_many(
+                _KIND,
+                keys[start : start + _READ_CHUNK],
+                lambda key: f"the cached verification result for {names[key]}",
+                self.on_tampered,
+                again="verified",
+            )
+            for key, (fields, _) in found.items():
+                payload = fields.get("payload")
+                try:
+                    loaded = (
+                        _load(json.loads(payload), shared) if isinstance(payload, str) else None
+                    )
+                except ValueError:
+                    loaded = None
+                if loaded is not None:
+                    hits[key] = loaded
+        return hits
 
     def claim(self, key: str) -> bool:
         """Whether this run should verify ``key`` now (no one else is at it)."""
@@ -292,12 +329,14 @@ def verify_batch(
     results: dict[str, FileVerdict] = {}
     todo: dict[str, VerifyJob] = {}
     others: dict[str, VerifyJob] = {}
+    names = {key: job.filename for key, job in zip(keys, jobs, strict=True)}
+    stored = cache.get_many(names, shared)
     for key, job in zip(keys, jobs, strict=True):
         if key in results or key in todo or key in others:
             continue
-        hit = cache.get(key, job.filename)
+        hit = stored.get(key)
         if hit is not None:
-            results[key] = shared.verdict(hit)
+            results[key] = hit
         elif cache.claim(key):
             # Ours now; the run that held the claim before may have stored it meanwhile.
             again = cache.get(key, job.filename)

@@ -18,7 +18,14 @@ from urllib.parse import quote
 
 from bomguard.errors import InputError, OperationalError, describe
 
-__all__ = ["PRODUCTION_TUF_URL", "STAGING_TUF_URL", "TrustRoot", "load_trust_root"]
+__all__ = [
+    "PRODUCTION_TUF_URL",
+    "STAGING_TUF_URL",
+    "TrustRoot",
+    "check_trust_root",
+    "load_trust_root",
+    "read_trust_root",
+]
 
 PRODUCTION_TUF_URL = "https://tuf-repo-cdn.sigstore.dev"
 STAGING_TUF_URL = "https://tuf-repo-cdn.sigstage.dev"
@@ -57,8 +64,26 @@ def _embedded(name: str, tuf_url: str) -> bytes:
         ) from err
 
 
-def _make(source: str, instance: str, raw: bytes) -> TrustRoot:
+_parsed: set[str] = set()
+"""Digests of the trust roots this process has parsed successfully."""
+
+
+def _make(source: str, instance: str, raw: bytes, *, check: bool = True) -> TrustRoot:
     root = TrustRoot(source, instance, hashlib.sha256(raw).hexdigest(), raw)
+    if check:
+        check_trust_root(root)
+    return root
+
+
+def check_trust_root(root: TrustRoot) -> None:
+    """Parse ``root`` as a Sigstore ``trusted_root.json`` (once per process and digest).
+
+    Raises :class:`InputError` for a file that does not parse, :class:`OperationalError`
+    for an embedded or TUF root that does not (not the user's input).
+    """
+    if root.sha256 in _parsed:
+        return
+    source = root.source
     try:
         root.load()
     except Exception as err:
@@ -69,7 +94,7 @@ def _make(source: str, instance: str, raw: bytes) -> TrustRoot:
                 hint=_HINT,
             ) from err
         raise InputError(f"{source}: not a valid Sigstore trusted_root.json: {err}") from err
-    return root
+    _parsed.add(root.sha256)
 
 
 def _refresh_over_tuf(tuf_url: str, staging: bool, target: str = "trusted_root.json") -> bytes:
@@ -113,16 +138,30 @@ def load_trust_root(spec: str = "tuf", *, staging: bool = False) -> TrustRoot:
     Raises :class:`OperationalError` (exit 3) when a TUF refresh fails, and
     :class:`InputError` (exit 2) for an unreadable or malformed file.
     """
+    return _read(spec, staging, check=True)
+
+
+def read_trust_root(spec: str = "tuf", *, staging: bool = False) -> TrustRoot:
+    """:func:`load_trust_root` without parsing the root (reading it is all that is done).
+
+    For a caller that may need nothing but its digest (a run whose every result is in
+    the store, keyed by that digest): it calls :func:`check_trust_root` before anything
+    relies on the root parsing (see :mod:`bomguard.verify.rootcheck`).
+    """
+    return _read(spec, staging, check=False)
+
+
+def _read(spec: str, staging: bool, *, check: bool) -> TrustRoot:
     instance = "staging" if staging else "production"
     if spec == "embedded":
         url = STAGING_TUF_URL if staging else PRODUCTION_TUF_URL
-        return _make("embedded", instance, _embedded("trusted_root.json", url))
+        return _make("embedded", instance, _embedded("trusted_root.json", url), check=check)
     if spec == "tuf":
         url = os.environ.get(TUF_URL_ENV) or (STAGING_TUF_URL if staging else PRODUCTION_TUF_URL)
-        return _make("tuf", instance, _refresh_over_tuf(url, staging))
+        return _make("tuf", instance, _refresh_over_tuf(url, staging), check=check)
     path = Path(spec)
     try:
         raw = path.read_bytes()
     except OSError as err:
         raise InputError(f"{path}: cannot read trust root: {err.strerror or err}") from err
-    return _make(str(path), "custom", raw)
+    return _make(str(path), "custom", raw, check=check)

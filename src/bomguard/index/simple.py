@@ -1,8 +1,8 @@
 """A PEP 503/691 index client with PEP 740 provenance (the Integrity API).
 
-One shared async httpx client (in small connection pools, :mod:`._shards`), bounded
-concurrency, one project-page fetch per project,
-retries with backoff on 429/5xx/connection errors. Every failure becomes an ``unknown``
+One shared async httpx client (in small connection pools, :mod:`._shards`, over the
+HTTP/1.1 transport of :mod:`._transport`), bounded concurrency, one project-page fetch
+per project, retries with backoff on 429/5xx/connection errors. Every failure becomes an ``unknown``
 file or release with a reason; nothing here ever turns a failure into ``absent``.
 """
 

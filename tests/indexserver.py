@@ -30,6 +30,7 @@ import html
 import json
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -177,6 +178,13 @@ class _HTTPServer(ThreadingHTTPServer):
         self.owner = owner
         super().__init__(("127.0.0.1", 0), _Handler)
 
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = super().get_request()
+        if self.owner.tls is not None:
+            # The handshake happens in the connection's own thread (_Handler.setup).
+            sock = self.owner.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
     def server_bind(self) -> None:
         # HTTPServer.server_bind() calls socket.getfqdn(), a reverse DNS lookup: skip it.
         socketserver.TCPServer.server_bind(self)
@@ -202,8 +210,8 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError | _Abort):
-            return  # the client went away or a fault/close dropped the connection
+        if isinstance(exc, ConnectionError | TimeoutError | _Abort | ssl.SSLError):
+            return  # the client went away (or refused our certificate), or a fault/close
         self.owner._record_error(traceback.format_exc())
 
 
@@ -213,6 +221,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "bomguard-test-index/1"
     timeout = 30  # idle keep-alive connections
     disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls between headers and body
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(self.timeout)
+            self.request.do_handshake()
+        super().setup()
 
     def do_GET(self) -> None:
         self._serve(head=False)
@@ -283,11 +297,13 @@ class IndexServer:
     :meth:`start` / :meth:`close`. All methods are thread-safe.
 
     ``relative_urls=True`` makes the project page link files with ``../../files/<filename>``
-    instead of absolute URLs (the provenance URL is always absolute).
+    instead of absolute URLs (the provenance URL is always absolute). ``tls`` (a server
+    :class:`ssl.SSLContext`) serves HTTPS instead of HTTP.
     """
 
-    def __init__(self, *, relative_urls: bool = False) -> None:
+    def __init__(self, *, relative_urls: bool = False, tls: ssl.SSLContext | None = None) -> None:
         self.relative_urls = relative_urls
+        self.tls = tls
         self.latency: float = 0.0
         """Seconds added to every request."""
         self._lock = threading.Lock()
@@ -359,8 +375,9 @@ class IndexServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:PORT`` (``https://`` with ``tls``; no trailing slash)."""
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def index_url(self) -> str:

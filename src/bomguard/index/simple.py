@@ -1,8 +1,8 @@
 """A PEP 503/691 index client with PEP 740 provenance (the Integrity API).
 
-One shared async httpx client (in small connection pools, :mod:`._shards`), bounded
-concurrency, one project-page fetch per project,
-retries with backoff on 429/5xx/connection errors. Every failure becomes an ``unknown``
+One shared async httpx client (in small connection pools, :mod:`._shards`, over the
+HTTP/1.1 transport of :mod:`._transport`), bounded concurrency, one project-page fetch
+per project, retries with backoff on 429/5xx/connection errors. Every failure becomes an ``unknown``
 file or release with a reason; nothing here ever turns a failure into ``absent``.
 """
 
@@ -31,6 +31,7 @@ from bomguard import __version__
 from bomguard.distname import parse_dist_filename
 from bomguard.errors import InputError
 from bomguard.index._shards import ShardedClient
+from bomguard.index._transport import PoolTransport
 from bomguard.index.cache import CachedPage, StoreCache, fresh_until
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
 from bomguard.index.mirror import Mirror, MirrorError
@@ -194,11 +195,12 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
-def _has_h2() -> bool:
-    """HTTP/2 where the server offers it (over TLS, by ALPN), when ``h2`` is installed."""
-    import importlib.util
+def _env_proxies() -> bool:
+    """Whether the environment names an HTTP(S) proxy (``HTTPS_PROXY``, ``ALL_PROXY``...)."""
+    from urllib.request import getproxies
 
-    return importlib.util.find_spec("h2") is not None
+    proxies = getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
 class _Sink(Protocol):
@@ -307,10 +309,13 @@ class _Client:
             return tls[0]
 
         auth = _IndexAuth(options.use_netrc, (options.index_url, *options.extra_index_urls))
-        http2 = _has_h2()
+        # Our own HTTP/1.1 transport (index/_transport.py), except through a proxy from the
+        # environment: httpx honours those only with its own transport.
+        own_transport = not _env_proxies()
 
         def shard(connections: int) -> httpx.AsyncClient:
             return httpx.AsyncClient(
+                transport=PoolTransport(verify, connections) if own_transport else None,
                 timeout=httpx.Timeout(options.timeout),
                 follow_redirects=False,
                 headers={"User-Agent": f"bomguard/{__version__}"},
@@ -322,7 +327,6 @@ class _Client:
                 ),
                 trust_env=True,
                 verify=verify(),
-                http2=http2,
                 auth=auth,
             )
 

@@ -287,6 +287,13 @@ def _body_variants(attestation: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
     usual = dump(body).decode()
     yield "duplicate key", usual.replace('{"apiVersion"', '{"kind":"dsse","apiVersion"', 1).encode()
     yield "spaced", json.dumps(body, sort_keys=True).encode()
+    # JSON escapes: the same body to either reader, or (a lone surrogate) one that only
+    # Python's json reads; the fast path reads neither.
+    yield "escaped kind", usual.replace('"kind":"dsse"', '"kind":"\\u0064sse"', 1).encode()
+    yield "escaped key", usual.replace('"apiVersion"', '"\\u0061piVersion"', 1).encode()
+    envelope_hash = spec["envelopeHash"]["value"]
+    yield "lone surrogate", usual.replace(envelope_hash, "\\ud800", 1).encode()
+    yield "upper-case envelope hash", usual.replace(envelope_hash, envelope_hash.upper()).encode()
     yield "utf-16", usual.encode("utf-16")
     yield "byte-order mark", b"\xef\xbb\xbf" + usual.encode()
 

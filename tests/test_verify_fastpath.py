@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from indexserver import make_provenance, read_publishers
+from helpers import cdx, enrich_cli, props, pypi, write_json
+from indexserver import IndexServer, make_provenance, read_publishers
 from virtual_sigstore import (
     CA_NOT_AFTER,
     Curve,
@@ -286,6 +287,13 @@ def _body_variants(attestation: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
     usual = dump(body).decode()
     yield "duplicate key", usual.replace('{"apiVersion"', '{"kind":"dsse","apiVersion"', 1).encode()
     yield "spaced", json.dumps(body, sort_keys=True).encode()
+    # JSON escapes: the same body to either reader, or (a lone surrogate) one that only
+    # Python's json reads; the fast path reads neither.
+    yield "escaped kind", usual.replace('"kind":"dsse"', '"kind":"\\u0064sse"', 1).encode()
+    yield "escaped key", usual.replace('"apiVersion"', '"\\u0061piVersion"', 1).encode()
+    envelope_hash = spec["envelopeHash"]["value"]
+    yield "lone surrogate", usual.replace(envelope_hash, "\\ud800", 1).encode()
+    yield "upper-case envelope hash", usual.replace(envelope_hash, envelope_hash.upper()).encode()
     yield "utf-16", usual.encode("utf-16")
     yield "byte-order mark", b"\xef\xbb\xbf" + usual.encode()
 
@@ -547,3 +555,56 @@ def test_a_fast_path_that_skipped_a_check_would_be_caught(
     forged = sig.mint_attestation(filename, _sha(filename), ACME, defect=Defect.BAD_SET)
     with pytest.raises(AssertionError, match="accepted what sigstore rejects"):
         judge.decide(forged, ACME.publisher())
+
+
+# -- attacks on the fast path --------------------------------------------------------
+
+
+def _lone_surrogate_body(attestation: dict[str, Any]) -> bytes:
+    """The attestation's entry body with its envelope hash spelled ``"\\ud800"``: Python's
+    JSON reader takes the lone surrogate escape, pydantic's (sigstore's) refuses it."""
+    entry = attestation["verification_material"]["transparency_entries"][0]
+    text = base64.b64decode(entry["canonicalizedBody"]).decode()
+    value = json.loads(text)["spec"]["envelopeHash"]["value"]
+    assert value in text
+    return text.replace(value, "\\ud800", 1).encode()
+
+
+def test_an_entry_body_only_pythons_json_reader_reads_is_left_to_sigstore(
+    vsig: tuple[VirtualSigstore, TrustRoot], minted: Judge
+) -> None:
+    # A log entry whose body sigstore cannot read (invalid DSSE log entry) but that
+    # json.loads reads as the expected body: the fast path must not accept it.
+    sig, _ = vsig
+    filename = "surrogate-1.0.tar.gz"
+    base = sig.mint_attestation(filename, _sha(filename), ACME)
+    forged = _relog(sig, base, body=_lone_surrogate_body(base))
+    assert minted.decide(forged, ACME.publisher()) == [False]
+    # The file's verdict: invalid, in sigstore's words, with or without the fast path.
+    provenance = make_provenance([forged], ACME.publisher())
+    assert minted.same_verdict(provenance, filename, _sha(filename)) is Status.INVALID
+
+
+def _enrich_one(
+    server: IndexServer, root: TrustRoot, tmp_path: Path, name: str, version: str
+) -> tuple[int, dict[str, str]]:
+    """``bomguard enrich`` on an SBOM of one PyPI component: exit code and its properties."""
+    sbom = write_json(tmp_path / f"{name}-{version}.cdx.json", cdx([pypi(name, version)]))
+    out = tmp_path / f"{name}-{version}.out.json"
+    code = enrich_cli(sbom, out, server.index_url, "--no-cache", trust_root=root.source)
+    return code, props(json.loads(out.read_text())["components"][0])
+
+
+def test_an_entry_body_only_pythons_json_reader_reads_is_invalid_through_the_cli(
+    vsig: tuple[VirtualSigstore, TrustRoot], index_server: IndexServer, tmp_path: Path
+) -> None:
+    sig, root = vsig
+    filename = "surrogate-2.0.tar.gz"
+    base = sig.mint_attestation(filename, _sha(filename), ACME)
+    forged = _relog(sig, base, body=_lone_surrogate_body(base))
+    provenance = make_provenance([forged], ACME.publisher())
+    index_server.add_file("surrogate", filename, sha256=_sha(filename), provenance=provenance)
+    code, p = _enrich_one(index_server, root, tmp_path, "surrogate", "2.0")
+    assert p["bomguard:provenance:status"] == "invalid", p
+    assert "invalid DSSE log entry" in p["bomguard:provenance:reason"]
+    assert code == 1

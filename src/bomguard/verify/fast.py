@@ -58,6 +58,7 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 #: RFC 8785 serialises integers only up to 2**53 - 1 (IEEE 754 doubles).
 _MAX_JSON_INT = 2**53 - 1
 _U64 = re.compile(r"(?:0|[1-9][0-9]{0,19})")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _ENTRY_KEYS = frozenset(
     {
         "logIndex",
@@ -301,13 +302,19 @@ class FastPath:
         # SHA-256 payload hash is this statement's and whose signature list is exactly
         # this signature by this certificate. The fast path requires the body to be
         # exactly that JSON (no duplicate or other keys), which rekor_types reads the same.
-        # (UTF-8 only: json.loads would also read UTF-16 or a byte-order mark.)
+        # (UTF-8 only: json.loads would also read UTF-16 or a byte-order mark. And no
+        # escape at all: json.loads reads a lone surrogate "\ud800" that pydantic's
+        # reader, sigstore's, refuses; a log's body has no reason to escape anything.)
+        if b"\\" in inner.canonicalized_body:
+            raise Declined
         text = inner.canonicalized_body.decode("utf-8")
         body = json.loads(text, object_pairs_hook=_unique_keys)
         spec = _object(_object(body, _BODY_KEYS)["spec"], _SPEC_KEYS)
         envelope_hash = _object(spec["envelopeHash"], _HASH_KEYS)
         if envelope_hash["algorithm"] != "sha256" or not isinstance(envelope_hash["value"], str):
             raise Declined  # what rekor_types requires of it (sigstore cannot check its value)
+        if not _SHA256_HEX.fullmatch(envelope_hash["value"]):
+            raise Declined  # what Rekor writes there (the one value no check here compares)
         payload_hash = hashlib.sha256(statement).hexdigest()
         expected = {
             "apiVersion": "0.0.1",

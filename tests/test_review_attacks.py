@@ -280,10 +280,8 @@ def _fleet_run(server, root, tmp_path, store, name, version, *extra):
     return json.loads(verdict.read_text())["drift"]
 
 
-def _fleet_hijack(index_server, sig, tmp_path, store):
-    """octo-pkg 1.0 by octo/pkg is seen by app-a; 1.1 is then signed by mallory/evil."""
-    from bomguard.store import _close_all
-
+def _serve_octo(index_server, sig):
+    """octo-pkg 1.0 signed by octo/pkg, 1.1 by mallory/evil."""
     for version, identity in (("1.0", HONEST), ("1.1", MALLORY)):
         filename = f"octo_pkg-{version}.tar.gz"
         content = f"octo-pkg {version}".encode()
@@ -293,12 +291,16 @@ def _fleet_hijack(index_server, sig, tmp_path, store):
             content=content,
             provenance=sig.mint_provenance(filename, hashlib.sha256(content).hexdigest(), identity),
         )
-        if version == "1.0":
-            assert (
-                _fleet_run(index_server, root_of(sig, tmp_path), tmp_path, store, "app-a", "1.0")
-                == []
-            )
-            _close_all()
+
+
+def _fleet_hijack(index_server, sig, tmp_path, store):
+    """octo-pkg 1.0 by octo/pkg is seen by app-a; 1.1 is signed by mallory/evil."""
+    from bomguard.store import _close_all
+
+    _serve_octo(index_server, sig)
+    root = root_of(sig, tmp_path)
+    assert _fleet_run(index_server, root, tmp_path, store, "app-a", "1.0") == []
+    _close_all()
 
 
 def root_of(sig, tmp_path):
@@ -512,15 +514,7 @@ def test_history_row_moved_to_the_future_does_not_become_the_expectation(
 
     sig, _ = vsig
     root = root_of(sig, tmp_path)
-    for version, identity in (("1.0", HONEST), ("1.1", MALLORY)):
-        filename = f"octo_pkg-{version}.tar.gz"
-        content = f"octo-pkg {version}".encode()
-        index_server.add_file(
-            STORE_PROJECT,
-            filename,
-            content=content,
-            provenance=sig.mint_provenance(filename, hashlib.sha256(content).hexdigest(), identity),
-        )
+    _serve_octo(index_server, sig)
     assert _fleet_run(index_server, root, tmp_path, fleet, "app-m", "1.1") == []
     _close_all()
     assert _fleet_run(index_server, root, tmp_path, fleet, "app-a", "1.0") != []

@@ -204,6 +204,18 @@ class Store(ABC):
         raw = (pending[2], pending[3]) if pending is not None else self._read(kind, key)
         if raw is None:
             return None
+        return self._authentic(kind, key, raw, what, tampered, again)
+
+    def _authentic(
+        self,
+        kind: str,
+        key: str,
+        raw: tuple[str, bytes | None],
+        what: str,
+        tampered: Tampered | None,
+        again: str,
+    ) -> tuple[dict[str, object], bytes | None] | None:
+        """The row's fields and body if it authenticates; else dropped and reported."""
         meta, body = raw
         try:
             return self._check(kind, key, meta, body)
@@ -238,14 +250,10 @@ class Store(ABC):
             raws = {}  # unreadable now: misses, fetched and verified again
         raws.update(pending)
         good = {}
-        for key, (meta, body) in raws.items():
-            try:
-                good[key] = self._check(kind, key, meta, body)
-            except _Dropped as problem:
-                with contextlib.suppress(Exception):
-                    self._delete(kind, key, meta)
-                if tampered is not None:
-                    tampered(f"{what(key)} {problem}; dropped and {again} again")
+        for key, raw in raws.items():
+            found = self._authentic(kind, key, raw, what(key), tampered, again)
+            if found is not None:
+                good[key] = found
         return good
 
     def _check(

@@ -5,7 +5,8 @@ pygments) whenever those are installed, about a quarter of a second of every run
 looks anything up, for a command bomguard never runs. httpx falls back to a stub ``main``
 when ``httpx._main`` cannot be imported, so it is imported here as if it could not be.
 When something else imported httpx first, that module is used as it is. Importing this
-module does it (``bomguard.index`` imports it before anything that imports httpx).
+module does it; the index client imports it when it builds its HTTP client (a
+``--mirror`` run never does), before anything else that imports httpx.
 """
 
 from __future__ import annotations

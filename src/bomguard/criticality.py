@@ -182,8 +182,9 @@ def refresh(
     are written to temporary names and renamed. A network failure is an
     :class:`OperationalError` naming the URL (exit 3); nothing is changed then.
     """
-    import httpx
+    from bomguard._httpx import load
 
+    httpx = load()
     where = directory if directory is not None else data_dir()
     try:
         with httpx.Client(timeout=timeout, follow_redirects=True) as client:

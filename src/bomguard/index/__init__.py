@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bomguard._httpx  # noqa: F401 - first: httpx without its command-line client
 from bomguard.index.cache import StoreCache, default_cache_dir
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
 from bomguard.index.mirror import Mirror

@@ -20,21 +20,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-import httpx
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from bomguard import __version__
 from bomguard.distname import parse_dist_filename
 from bomguard.errors import InputError
-from bomguard.index._shards import ShardedClient
-from bomguard.index._transport import PoolTransport
 from bomguard.index.cache import CachedPage, StoreCache, fresh_until
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
 from bomguard.index.mirror import Mirror, MirrorError
+
+if TYPE_CHECKING:
+    # Imported when a client is first used (_Client._build_http): a --mirror run needs none.
+    import httpx
+
+    from bomguard.index._shards import ShardedClient
 
 __all__ = [
     "DEFAULT_INDEX_URL",
@@ -152,43 +155,6 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-class _IndexAuth(httpx.Auth):
-    """Basic auth from the URL's own user info, else from a netrc file for that host."""
-
-    def __init__(self, use_netrc: bool, index_urls: Sequence[str] = ()) -> None:
-        self._by_origin: dict[tuple[str, str, int | None], tuple[str, str]] = {}
-        for index_url in index_urls:
-            parts = urlsplit(index_url)
-            if parts.username or parts.password:
-                creds = (unquote(parts.username or ""), unquote(parts.password or ""))
-                self._by_origin.setdefault(_origin(index_url), creds)
-        self._netrc = None
-        if use_netrc:
-            import netrc
-            import os
-
-            path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
-            if path.is_file():
-                with contextlib.suppress(netrc.NetrcParseError, OSError):
-                    self._netrc = netrc.netrc(str(path))
-
-    def auth_flow(self, request: httpx.Request) -> Any:
-        url = request.url
-        same_origin = self._by_origin.get(_origin(str(url)))
-        if url.username or url.password:
-            header = httpx.BasicAuth(url.username, url.password)._auth_header
-            request.headers["Authorization"] = header
-        elif same_origin is not None:
-            # Credentials given with an index URL go to that index's origin, nowhere else.
-            request.headers["Authorization"] = httpx.BasicAuth(*same_origin)._auth_header
-        elif self._netrc is not None:
-            found = self._netrc.authenticators(url.host)
-            if found is not None and found[2] is not None:
-                header = httpx.BasicAuth(found[0] or "", found[2])._auth_header
-                request.headers["Authorization"] = header
-        yield request
-
-
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
@@ -297,6 +263,26 @@ class _Client:
             if store is not None:
                 self.cache = StoreCache(store, self._tampered, options.revalidate)
         self.mirror = Mirror.open(options.mirror) if options.mirror is not None else None
+        self._http: ShardedClient | None = None
+
+    @property
+    def http(self) -> ShardedClient:
+        """The HTTP client, built (and httpx imported) when first asked for."""
+        if self._http is None:
+            self._http = self._build_http()
+        return self._http
+
+    def _build_http(self) -> ShardedClient:
+        from bomguard._httpx import load
+
+        load()  # first: httpx without its command-line client
+        import httpx
+
+        from bomguard.index._auth import IndexAuth
+        from bomguard.index._shards import ShardedClient
+        from bomguard.index._transport import PoolTransport
+
+        options = self.options
         # One TLS context for every shard (building one reads the CA bundle, ~30 ms); the
         # default one is made with the first shard, a --cert one at once.
         tls: list[ssl.SSLContext] = []
@@ -308,7 +294,7 @@ class _Client:
                 tls.append(httpx.create_ssl_context(trust_env=True))
             return tls[0]
 
-        auth = _IndexAuth(options.use_netrc, (options.index_url, *options.extra_index_urls))
+        auth = IndexAuth(options.use_netrc, (options.index_url, *options.extra_index_urls))
         # Our own HTTP/1.1 transport (index/_transport.py), except through a proxy from the
         # environment: httpx honours those only with its own transport.
         own_transport = not _env_proxies()
@@ -331,7 +317,7 @@ class _Client:
             )
 
         # Several small pools: one httpx pool's cost per request grows with its size.
-        self.http = ShardedClient(max(1, options.concurrency), shard)
+        return ShardedClient(max(1, options.concurrency), shard)
 
     def _notify(self, event: str, detail: str) -> None:
         if self.observer is not None:
@@ -378,11 +364,14 @@ class _Client:
     async def _get_once(
         self, url: str, accept: str, max_bytes: int, headers: dict[str, str], sink: _Sink
     ) -> httpx.Response:
+        http = self.http
+        import httpx  # loaded by self.http
+
         current = url
         async with self.limit:
             for _ in range(5):
                 try:
-                    async with self.http.stream(
+                    async with http.stream(
                         "GET", current, headers={"Accept": accept, **headers}
                     ) as response:
                         if response.status_code == 304:
@@ -733,7 +722,8 @@ class _Client:
         )
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
 
 def _select(

@@ -32,7 +32,7 @@ from packaging.utils import canonicalize_name
 from bomguard._strict import find_problem, format_path
 from bomguard._strict_yaml import StrictYamlLoader
 from bomguard.errors import InputError
-from bomguard.policy._schema import key_path, read_data, relevance, validator
+from bomguard.policy._schema import key_path, plainly_valid, read_data, relevance, validator
 from bomguard.policy.cel_engines import Engine
 from bomguard.policy.evaluation import check_set, rule_problems
 from bomguard.policy.model import (
@@ -320,7 +320,9 @@ def _inspect(
     where, data = document.where, document.data
     if data is None:
         return None, [Problem(where, "", "the file is empty")]
-    problems = schema_problems(validator("policy"), data, where)
+    problems = (
+        [] if plainly_valid("policy", data) else schema_problems(validator("policy"), data, where)
+    )
     if not isinstance(data, dict):
         return None, problems
     # Items the schema rejected are still compiled where they can be, and the others

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
-
-from cryptography import x509
+from typing import TYPE_CHECKING, Any
 
 from bomguard.models import Identity
+
+if TYPE_CHECKING:
+    # Imported where a certificate is read: a warm run, which verifies nothing, never is.
+    from cryptography import x509
 
 __all__ = ["CLAIM_NAMES", "identity_from_certificate"]
 
@@ -51,6 +53,8 @@ def _der_utf8(value: bytes) -> str | None:
 
 
 def _claims(cert: x509.Certificate) -> dict[str, str]:
+    from cryptography import x509
+
     out: dict[str, str] = {}
     for ext in cert.extensions:
         oid = ext.oid.dotted_string
@@ -64,6 +68,8 @@ def _claims(cert: x509.Certificate) -> dict[str, str]:
 
 
 def _san(cert: x509.Certificate) -> str | None:
+    from cryptography import x509
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

@@ -1,6 +1,8 @@
 """Run a command and measure it: wall time, CPU time, peak RSS (largest process and tree).
 
-CPU time and the largest process's peak RSS come from ``wait4()`` on the child: the
+CPU time and the largest process's peak RSS come from ``wait4()`` on the child (in a
+small launcher process, ``_launch.py``, so that the harness's own size is not charged to
+it): the
 kernel's figures for the child plus every descendant it reaped (bomguard's verification
 workers), so nothing is sampled or estimated. The peak RSS of the whole process tree at
 once (bomguard plus its workers, which run together) is sampled from ``/proc`` every
@@ -9,16 +11,18 @@ once (bomguard plus its workers, which run together) is sampled from ``/proc`` e
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
+import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_LAUNCH = Path(__file__).resolve().with_name("_launch.py")
 
 
 @dataclass
@@ -80,40 +84,47 @@ def run(
     stop = threading.Event()
     try:
         with err_path.open("wb") as err:
-            started = time.perf_counter()
+            # Through a small launcher: spawned from here, the command's peak RSS would
+            # be at least this process's own (bench/_launch.py says why).
+            read_end, write_end = os.pipe()
             process = subprocess.Popen(
-                list(command),
+                [sys.executable, str(_LAUNCH), str(write_end), "--", *command],
                 env=dict(env) if env is not None else None,
                 cwd=cwd,
                 stdout=out,
                 stderr=err,
+                pass_fds=(write_end,),
             )
+            os.close(write_end)
 
             def sampler() -> None:
                 nonlocal peak
                 while not stop.wait(0.02):
-                    peak = max(peak, _tree_rss(process.pid))
+                    # The launcher's descendants: the command and its workers.
+                    peak = max(peak, sum(_tree_rss(c) for c in _children(process.pid)))
 
             thread = threading.Thread(target=sampler, daemon=True)
             if sample:
                 thread.start()
-            _, status, usage = os.wait4(process.pid, 0)
-            wall = time.perf_counter() - started
-            process.returncode = os.waitstatus_to_exitcode(status)
+            with os.fdopen(read_end, "rb") as pipe:
+                launched = json.loads(pipe.read() or b"{}")
+            process.wait()
             stop.set()
             if sample:
                 thread.join()
+            if not launched:
+                raise RuntimeError(f"the launcher failed (exit {process.returncode})")
         stderr = err_path.read_text(errors="replace")
     finally:
         if stdout is not None and not isinstance(out, int):
             out.close()
         err_path.unlink(missing_ok=True)
     return Measured(
-        returncode=process.returncode,
-        wall=wall,
-        user=usage.ru_utime,
-        system=usage.ru_stime,
-        max_rss_mib=usage.ru_maxrss / 1024,  # KiB on Linux
+        returncode=launched["returncode"],
+        wall=launched["wall"],
+        user=launched["user"],
+        system=launched["system"],
+        max_rss_mib=launched["max_rss_kib"] / 1024,  # KiB on Linux
         tree_rss_mib=peak / (1024 * 1024),
         stderr=stderr,
     )

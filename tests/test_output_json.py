@@ -3,6 +3,7 @@ input's indentation, whichever encoder (orjson or the standard library) wrote it
 
 from __future__ import annotations
 
+import io
 import json
 
 from hypothesis import given, settings
@@ -44,3 +45,28 @@ def test_an_enriched_document_keeps_the_inputs_indentation(indent):
     doc = {"bomFormat": "CycloneDX", "components": [{"name": "é", "x": 1e16}], "n": 2**70}
     raw = json.dumps(doc, indent=indent).encode()
     assert dump_json(json.loads(raw), json_indent(raw)) == _reference(doc, indent)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=JSON,
+    indent=st.sampled_from([" ", "   ", "    ", "\t", " \t", None]),
+    piece=st.sampled_from([1, 7, 64, 1 << 20]),
+)
+def test_the_streamed_writer_writes_what_json_dumps_writes(data, indent, piece):
+    """The enriched SBOM's writer re-indents orjson's text piece by piece for indentations
+    orjson does not write (one space, tabs): the bytes must be json.dumps's exactly,
+    wherever the pieces are cut, including inside strings that hold newlines."""
+    from bomguard.sbom import cyclonedx_stream
+
+    try:
+        expected = _reference(data, indent)
+    except UnicodeEncodeError:
+        return
+    out = io.BytesIO()
+    saved, cyclonedx_stream._PIECE = cyclonedx_stream._PIECE, piece
+    try:
+        cyclonedx_stream.write_json(out, data, indent, None)
+    finally:
+        cyclonedx_stream._PIECE = saved
+    assert out.getvalue() == expected

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["dumps", "dumps_parts"]
+__all__ = ["dumps", "dumps_parts", "dumps_reindentable"]
 
 try:
     import orjson
@@ -56,6 +57,50 @@ def dumps_parts(data: Any, indent: str | None) -> tuple[bytes, bytes]:
         except TypeError:  # big integers, surrogates, non-string keys: json.dumps below
             pass
     return _dumps_std(data, indent), b""
+
+
+Reindent = Callable[[bytes], bytes]
+"""Turns a piece of orjson's two-space text into the same piece in another indentation."""
+
+
+def dumps_reindentable(data: Any, indent: str | None) -> tuple[bytes, bytes, Reindent | None]:
+    """:func:`dumps_parts`, except that for any indentation of spaces and tabs the text
+    may be orjson's two-space text, with the function that turns each piece of it into
+    the requested indentation as it is written (no second copy of the whole text).
+
+    A piece may start or end anywhere except inside a line's leading indentation: cut it
+    before a newline or in the middle of a line. Lines of orjson's text break only between
+    tokens (a newline inside a string is written ``\n``), so every run of spaces after a
+    newline is indentation, two spaces a level, and the text holds no NUL byte.
+    """
+    if (
+        orjson is not None
+        and indent
+        and indent != "  "
+        and not indent.strip(" \t")
+        and _plain_floats(data)
+    ):
+        try:
+            text = orjson.dumps(data, option=orjson.OPT_INDENT_2)
+        except TypeError:
+            pass
+        else:
+            step = indent.encode("ascii")
+            return text, b"\n", lambda piece: _reindent(piece, step)
+    text, newline = dumps_parts(data, indent)
+    return text, newline, None
+
+
+def _reindent(piece: bytes, step: bytes) -> bytes:
+    """``piece`` of two-space indented JSON text with ``step`` for each level instead."""
+    depth = 1
+    while b"\n" + b"  " * depth in piece:
+        depth += 1
+    # Deepest first; a rewritten line starts with NUL so that no shallower pattern
+    # matches its indentation again, and NUL turns back into the newline at the end.
+    for level in range(depth - 1, 0, -1):
+        piece = piece.replace(b"\n" + b"  " * level, b"\0" + step * level)
+    return piece.replace(b"\0", b"\n") if depth > 1 else piece
 
 
 def _dumps_std(data: Any, indent: str | None) -> bytes:

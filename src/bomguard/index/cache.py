@@ -28,7 +28,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -150,6 +150,16 @@ class StoreCache:
         found = self.store.get(
             kind, row_key(*parts.values()), f"the cached {_LABEL[kind]} {what}", self.on_tampered
         )
+        return self._own(kind, parts, what, found)
+
+    def _own(
+        self,
+        kind: str,
+        parts: dict[str, str],
+        what: str,
+        found: tuple[dict[str, object], bytes | None] | None,
+    ) -> tuple[dict[str, object], bytes | None] | None:
+        """``found`` if it is this entry's own (its key parts match), else ``None``."""
         if found is None:
             return None
         data, body = found
@@ -162,6 +172,23 @@ class StoreCache:
                 )
             return None
         return data, body
+
+    def _get_many(
+        self, kind: str, entries: Sequence[tuple[dict[str, str], str]]
+    ) -> list[tuple[dict[str, object], bytes | None] | None]:
+        """:meth:`_get` for many ``(parts, what)`` at once: one store query, same checks."""
+        keys = [row_key(*parts.values()) for parts, _ in entries]
+        names = dict(zip(keys, (what for _, what in entries), strict=True))
+        found = self.store.get_many(
+            kind,
+            list(dict.fromkeys(keys)),
+            lambda key: f"the cached {_LABEL[kind]} {names[key]}",
+            self.on_tampered,
+        )
+        return [
+            self._own(kind, parts, what, found.get(key))
+            for key, (parts, what) in zip(keys, entries, strict=True)
+        ]
 
     def _put(
         self, kind: str, parts: dict[str, str], fields: dict[str, object], body: bytes | None
@@ -179,6 +206,14 @@ class StoreCache:
         parts = self._provenance_parts(origin, filename, sha256)
         found = self._get(_PROVENANCE, parts, f"for {filename} (from {origin})")
         return found[1] if found is not None else None
+
+    def get_provenances(self, files: Sequence[tuple[str, str, str]]) -> list[bytes | None]:
+        """:meth:`get_provenance` for many ``(origin, filename, sha256)`` at once."""
+        found = self._get_many(
+            _PROVENANCE,
+            [(self._provenance_parts(*file), f"for {file[1]} (from {file[0]})") for file in files],
+        )
+        return [hit[1] if hit is not None else None for hit in found]
 
     async def await_provenance(self, origin: str, filename: str, sha256: str) -> bytes | None:
         """Provenance another run sharing the store claimed to fetch, once it is stored.
@@ -215,6 +250,31 @@ class StoreCache:
     def get_page(self, url: str) -> CachedPage | None:
         """A stored project page (to revalidate before use unless still fresh)."""
         found = self._get(_PAGES, {"url": url}, url)
+        if found is None or found[1] is None:
+            return None
+        freshness = None if self.revalidate else self._get(_FRESH, {"url": url}, url)
+        return self._page(url, found, freshness)
+
+    def get_pages(self, urls: Sequence[str]) -> list[CachedPage | None]:
+        """:meth:`get_page` for many URLs at once (two store queries in all)."""
+        pages = self._get_many(_PAGES, [({"url": url}, url) for url in urls])
+        found = [i for i, page in enumerate(pages) if page is not None and page[1] is not None]
+        usable = set(found)
+        fresh: dict[int, tuple[dict[str, object], bytes | None] | None] = {}
+        if found and not self.revalidate:
+            hits = self._get_many(_FRESH, [({"url": urls[i]}, urls[i]) for i in found])
+            fresh = dict(zip(found, hits, strict=True))
+        return [
+            self._page(url, page, fresh.get(i)) if i in usable else None
+            for i, (url, page) in enumerate(zip(urls, pages, strict=True))
+        ]
+
+    def _page(
+        self,
+        url: str,
+        found: tuple[dict[str, object], bytes | None] | None,
+        freshness: tuple[dict[str, object], bytes | None] | None,
+    ) -> CachedPage | None:
         if found is None:
             return None
         data, body = found
@@ -222,7 +282,6 @@ class StoreCache:
             return None
         etag, modified = data.get("etag"), data.get("last_modified")
         fresh = 0.0
-        freshness = None if self.revalidate else self._get(_FRESH, {"url": url}, url)
         if freshness is not None and freshness[0].get("body_of") == data.get("body_sha256"):
             fresh = trusted_fresh_until(
                 freshness[0].get("fresh_until"), freshness[0].get("stored_at"), time.time()

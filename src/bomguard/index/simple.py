@@ -29,6 +29,7 @@ from packaging.version import InvalidVersion, Version
 from bomguard import __version__
 from bomguard.distname import parse_dist_filename
 from bomguard.errors import InputError
+from bomguard.index._batchread import BatchedReads
 from bomguard.index.cache import CachedPage, StoreCache, fresh_until
 from bomguard.index.interface import FetchedFile, FetchState, ReleaseFetch, ReleaseRequest
 from bomguard.index.mirror import Mirror, MirrorError
@@ -255,6 +256,7 @@ class _Client:
         self.limit = asyncio.Semaphore(max(1, options.concurrency))
         self.pages: dict[tuple[str, str], asyncio.Task[list[_PageFile]]] = {}
         self.cache: StoreCache | None = None
+        self.reads: BatchedReads | None = None  # the cache's reads, batched
         location = store_location(options)
         if location is not None:
             from bomguard.store import shared_store
@@ -262,6 +264,7 @@ class _Client:
             store = shared_store(location)  # no key: no store
             if store is not None:
                 self.cache = StoreCache(store, self._tampered, options.revalidate)
+                self.reads = BatchedReads(self.cache)
         self.mirror = Mirror.open(options.mirror) if options.mirror is not None else None
         self._http: ShardedClient | None = None
 
@@ -443,11 +446,7 @@ class _Client:
                 return self._parse_json(self.mirror.page(project), url)
             except MirrorError as err:
                 raise _Failure(str(err), 0) from err
-        cached = (
-            await asyncio.to_thread(self.cache.get_page, redact_url(url))
-            if self.cache is not None
-            else None
-        )
+        cached = await self.reads.page(redact_url(url)) if self.reads is not None else None
         if cached is not None and cached.fresh_until > time.time():
             # Still fresh by the index's own Cache-Control: no request at all.
             if cached.content_type in (SIMPLE_JSON, "application/json"):
@@ -646,9 +645,8 @@ class _Client:
                 return replace(base, reason=str(err))
             return replace(base, state=FetchState.PRESENT, provenance=body)
         if self.cache is not None and page_file.sha256:
-            hit = await asyncio.to_thread(
-                self.cache.get_provenance, origin, page_file.filename, page_file.sha256
-            )
+            assert self.reads is not None
+            hit = await self.reads.provenance(origin, page_file.filename, page_file.sha256)
             if hit is None:
                 # Another run sharing the store may be fetching it right now: wait for it.
                 hit = await self.cache.await_provenance(

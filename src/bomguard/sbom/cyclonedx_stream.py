@@ -21,13 +21,15 @@ import base64
 import re
 from typing import IO, Any
 
-from bomguard._fastjson import dumps_parts
+from bomguard._fastjson import dumps_reindentable
 from bomguard._spool import ProvenanceSpool
 
 __all__ = ["write_json"]
 
 #: Bytes of base64 text written at once (a multiple of 4, from a multiple of 3 bytes).
 _CHUNK = 3 * 65536
+#: Bytes of the document's own text re-indented at once (when it is, see _fastjson).
+_PIECE = 1 << 20
 
 
 def write_json(
@@ -35,19 +37,34 @@ def write_json(
 ) -> None:
     """Write ``data`` as JSON to ``handle``, each placeholder of ``spool`` replaced by the
     base64 text of its provenance object."""
-    skeleton, newline = dumps_parts(data, indent)
+    skeleton, newline, reindent = dumps_reindentable(data, indent)
+    view = memoryview(skeleton)
+
+    def write(at: int, end: int) -> None:
+        """Write ``skeleton[at:end]`` (re-indented, a bounded piece at a time)."""
+        if reindent is None:
+            handle.write(view[at:end])
+            return
+        while end - at > _PIECE:
+            # Cut before a newline: a valid cut for the re-indenting (_fastjson).
+            cut = skeleton.rfind(b"\n", at + 1, at + _PIECE)
+            if cut < 0:
+                break
+            handle.write(reindent(skeleton[at:cut]))
+            at = cut
+        handle.write(reindent(skeleton[at:end]))
+
     if spool is None or not len(spool):
-        handle.write(skeleton)
+        write(0, len(skeleton))
         handle.write(newline)
         return
     pattern = re.compile(b'"' + re.escape(spool.token.encode("ascii")) + rb'([0-9a-f]{64})"')
-    view = memoryview(skeleton)
     at = 0
     for match in pattern.finditer(skeleton):
-        handle.write(view[at : match.start() + 1])
+        write(at, match.start() + 1)  # a placeholder is mid-line: a valid cut too
         raw = spool.read(match.group(1).decode("ascii"))
         for start in range(0, len(raw), _CHUNK):
             handle.write(base64.b64encode(raw[start : start + _CHUNK]))
         at = match.end() - 1
-    handle.write(view[at:])
+    write(at, len(skeleton))
     handle.write(newline)

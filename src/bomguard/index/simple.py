@@ -30,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 from bomguard import __version__
 from bomguard.distname import parse_dist_filename
 from bomguard.errors import InputError
+from bomguard.index._cookies import ResponseCookies
 from bomguard.index._shards import ShardedClient
 from bomguard.index._transport import PoolTransport
 from bomguard.index.cache import CachedPage, StoreCache, fresh_until
@@ -314,7 +315,7 @@ class _Client:
         own_transport = not _env_proxies()
 
         def shard(connections: int) -> httpx.AsyncClient:
-            return httpx.AsyncClient(
+            client = httpx.AsyncClient(
                 transport=PoolTransport(verify, connections) if own_transport else None,
                 timeout=httpx.Timeout(options.timeout),
                 follow_redirects=False,
@@ -329,6 +330,8 @@ class _Client:
                 verify=verify(),
                 auth=auth,
             )
+            client._cookies = ResponseCookies()  # no jar work for responses without Set-Cookie
+            return client
 
         # Several small pools: one httpx pool's cost per request grows with its size.
         self.http = ShardedClient(max(1, options.concurrency), shard)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 __all__ = [
     "AttestationResult",
@@ -45,6 +46,20 @@ class DigestSource(StrEnum):
     SBOM = "sbom"
     DOWNLOADED = "downloaded"
     """The sha256 of the bytes bomguard downloaded itself (``--hash-files``)."""
+
+
+_T = TypeVar("_T")
+
+
+def _reduce(value: _T) -> tuple[type[_T], tuple[object, ...]]:
+    """Pickle a slotted frozen dataclass as its class and field values, in order.
+
+    Verification workers send every verdict back pickled; a slotted frozen dataclass's
+    own pickling calls ``dataclasses.fields()`` for every object both ways, a noticeable
+    share of the main process's CPU in a cold run. Unpickling calls the class with the
+    same values, so the object is the same.
+    """
+    return type(value), tuple(getattr(value, name) for name in value.__slots__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +166,9 @@ class Identity:
     """The Trusted Publisher object the certificate was checked against, as PEP 740
     writes it (``kind``, ``repository``, ``workflow``, ``email``, ``project_id``, ...)."""
 
+    def __reduce__(self) -> tuple[type[Identity], tuple[object, ...]]:
+        return _reduce(self)
+
 
 @dataclass(frozen=True, slots=True)
 class AttestationResult:
@@ -160,6 +178,9 @@ class AttestationResult:
     status: Status
     reason: str = ""
     identity: Identity | None = None
+
+    def __reduce__(self) -> tuple[type[AttestationResult], tuple[object, ...]]:
+        return _reduce(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,6 +282,7 @@ class _Client:
         import httpx
 
         from bomguard.index._auth import IndexAuth
+        from bomguard.index._cookies import ResponseCookies
         from bomguard.index._shards import ShardedClient
         from bomguard.index._transport import PoolTransport
 
@@ -303,7 +304,7 @@ class _Client:
         own_transport = not _env_proxies()
 
         def shard(connections: int) -> httpx.AsyncClient:
-            return httpx.AsyncClient(
+            client = httpx.AsyncClient(
                 transport=PoolTransport(verify, connections) if own_transport else None,
                 timeout=httpx.Timeout(options.timeout),
                 follow_redirects=False,
@@ -318,6 +319,8 @@ class _Client:
                 verify=verify(),
                 auth=auth,
             )
+            client._cookies = ResponseCookies()  # no jar work for responses without Set-Cookie
+            return client
 
         # Several small pools: one httpx pool's cost per request grows with its size.
         return ShardedClient(max(1, options.concurrency), shard)

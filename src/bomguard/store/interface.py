@@ -102,6 +102,8 @@ class _Dropped(Exception):
     """A row that exists but must not be trusted; the message says why."""
 
 
+_GATHER = 0.05
+"""Seconds the writer thread lets queued writes gather before it commits them."""
 _STOP = object()
 
 
@@ -370,6 +372,10 @@ class Store(ABC):
         while True:
             first = self._queue.get()
             batch = [first]
+            if isinstance(first, tuple):
+                # Let a burst of writes gather: one commit (and one wake-up of this thread,
+                # which takes the GIL from the event loop) for many rows instead of a few.
+                time.sleep(_GATHER)
             with contextlib.suppress(queue.Empty):
                 while len(batch) < 500:
                     batch.append(self._queue.get_nowait())

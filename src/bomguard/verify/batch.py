@@ -13,6 +13,7 @@ key. A row planted or edited without that key, or one that does not parse, is dr
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import hashlib
@@ -459,16 +460,21 @@ class VerifyStream:
         self.shared = Interner()
         self.futures: dict[str, tuple[VerifyJob, Future[list[FileVerdict]], int]] = {}
         self.pending: dict[str, VerifyJob] = {}
+        # Batches sent to the pool whose verdicts are not taken in yet, oldest first.
+        self.batches: collections.deque[
+            tuple[Future[list[FileVerdict]], list[tuple[str, VerifyJob]]]
+        ] = collections.deque()
         self.pool: ProcessPoolExecutor | None = None
         size = _pool_size(expected, workers)
         if size:
             self.pool = _new_pool(trust_root, size)
             self.pool.submit(_started)  # forks every worker now, while this is one thread
 
-    def submit(self, job: VerifyJob) -> None:
+    def submit(self, job: VerifyJob, key: str | None = None) -> None:
         if self.pool is None:
             return  # verified in finish()
-        key = job.key(self.trust_root)
+        if key is None:
+            key = job.key(self.trust_root)
         if key in self.results or key in self.futures or key in self.pending:
             return
         hit = self.cache.get(key, job.filename)
@@ -487,7 +493,27 @@ class VerifyStream:
         future = self.pool.submit(_verify_many_in_worker, jobs)
         for position, (key, job) in enumerate(self.pending.items()):
             self.futures[key] = (job, future, position)
+        self.batches.append((future, list(self.pending.items())))
         self.pending = {}
+        self._take_in(wait=False)
+
+    def _take_in(self, *, wait: bool) -> None:
+        """Record the verdicts of finished batches (oldest first): interned, queued for
+        the store, reported. While files are still being fetched only batches already
+        done are taken (``wait=False``), so that this work is spread over the fetch
+        instead of all waiting for :meth:`finish`; a batch that failed is left for
+        :meth:`finish` to raise."""
+        while self.batches:
+            future, keyed = self.batches[0]
+            if not wait and (not future.done() or future.exception() is not None):
+                return
+            verdicts = future.result()
+            self.batches.popleft()
+            for (key, job), loaded in zip(keyed, verdicts, strict=True):
+                self.results[key] = self.shared.verdict(loaded)
+                self.cache.put(key, loaded)
+                if self.on_done is not None:
+                    self.on_done(job.filename)
 
     def close(self) -> None:
         """Stop the worker pool now, queued work and all (idempotent; for ``finally``)."""
@@ -505,19 +531,15 @@ class VerifyStream:
                 on_done=self.on_done,
                 on_tampered=self.on_tampered,
             )
+        keys = [job.key(self.trust_root) for job in jobs]
         try:
-            for job in jobs:
-                self.submit(job)
+            for job, key in zip(jobs, keys, strict=True):
+                self.submit(job, key)
             self._flush()
-            for key, (job, future, position) in self.futures.items():
-                loaded = future.result()[position]
-                self.results[key] = self.shared.verdict(loaded)
-                self.cache.put(key, loaded)
-                if self.on_done is not None:
-                    self.on_done(job.filename)
+            self._take_in(wait=True)
         except BaseException:
             _stop_pool(self.pool)
             raise
         self.pool.shutdown()
         self.cache.flush()
-        return [self.results[job.key(self.trust_root)] for job in jobs]
+        return [self.results[key] for key in keys]

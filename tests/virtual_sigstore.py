@@ -1114,9 +1114,22 @@ class VirtualSigstore:
 
     # ------------------------------------------------------------------ trust root
 
-    def trusted_root(self) -> dict[str, Any]:
-        """The ``trusted_root.json`` document (protobuf-specs JSON) naming this instance."""
-        valid_for = {"start": CA_NOT_BEFORE.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    def trusted_root(
+        self, *, rekor_valid_for: tuple[datetime, datetime | None] | None = None
+    ) -> dict[str, Any]:
+        """The ``trusted_root.json`` document (protobuf-specs JSON) naming this instance.
+
+        ``rekor_valid_for``: the Rekor key's ``validFor`` (``start``, ``end`` or ``None``)
+        instead of the CA's (open-ended from ``CA_NOT_BEFORE``).
+        """
+        stamp = "%Y-%m-%dT%H:%M:%SZ"
+        valid_for = {"start": CA_NOT_BEFORE.strftime(stamp)}
+        rekor_window = valid_for
+        if rekor_valid_for is not None:
+            start, end = rekor_valid_for
+            rekor_window = {"start": start.strftime(stamp)}
+            if end is not None:
+                rekor_window["end"] = end.strftime(stamp)
 
         def log(url: str, key: SigningKey) -> dict[str, Any]:
             return {
@@ -1125,7 +1138,7 @@ class VirtualSigstore:
                 "publicKey": {
                     "rawBytes": _b64(key.spki),
                     "keyDetails": key.curve.key_details,
-                    "validFor": valid_for,
+                    "validFor": rekor_window if key is self.rekor_key else valid_for,
                 },
                 "logId": {"keyId": _b64(key.key_id)},
             }
@@ -1154,13 +1167,14 @@ class VirtualSigstore:
             "timestampAuthorities": [],
         }
 
-    def trusted_root_bytes(self) -> bytes:
-        return json.dumps(self.trusted_root(), indent=2).encode("utf-8")
+    def trusted_root_bytes(self, **options: Any) -> bytes:
+        return json.dumps(self.trusted_root(**options), indent=2).encode("utf-8")
 
-    def write_trusted_root(self, path: str | Path) -> Path:
-        """Write ``trusted_root.json`` to ``path`` (a file) and return the path."""
+    def write_trusted_root(self, path: str | Path, **options: Any) -> Path:
+        """Write ``trusted_root.json`` to ``path`` (a file) and return the path (``options``
+        go to :meth:`trusted_root`)."""
         path = Path(path)
-        path.write_bytes(self.trusted_root_bytes())
+        path.write_bytes(self.trusted_root_bytes(**options))
         return path
 
 

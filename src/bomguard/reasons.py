@@ -100,6 +100,14 @@ _CODES = (
         "fails this way); if they are right, treat the provenance as forged: do not install",
     ),
     ReasonCode(
+        "log-key-not-valid",
+        Status.INVALID,
+        "The transparency-log entry is signed by a log key the trust root did not hold "
+        "valid when the entry was integrated (a retired key, or one not yet in use).",
+        "check --trust-root and --staging; if they are right, treat the provenance as "
+        "forged (a retired log key may have leaked): do not install",
+    ),
+    ReasonCode(
         "signature-invalid",
         Status.INVALID,
         "The signature does not verify: the signed statement or its certificate was altered.",
@@ -309,6 +317,7 @@ _RULES: tuple[tuple[Status, str, str], ...] = (
     ),
     (Status.INVALID, r"subject sha256 .* does not match", "subject-digest-mismatch"),
     (Status.INVALID, r"subject name|subjects \(exactly one", "subject-name-mismatch"),
+    (Status.INVALID, r"transparency log key \w+ was not valid", "log-key-not-valid"),
     (
         Status.INVALID,
         r"does not chain to the trust root|certificate does not parse|"

@@ -94,6 +94,7 @@ class ProvenanceVerifier:
     def __init__(self, trust_root: TrustRoot) -> None:
         from bomguard.verify._memo import MemoVerifier
         from bomguard.verify.fast import FastPath
+        from bomguard.verify.logkeys import LogKeyWindows
 
         self.trust_root = trust_root
         trusted_root = trust_root.load()
@@ -101,6 +102,8 @@ class ProvenanceVerifier:
         self._verifier = MemoVerifier(trusted_root=trusted_root)
         # Tried first; only its successes count, anything else sigstore decides (see fast).
         self.fast_path: FastPath | None = FastPath(trusted_root, self._verifier)
+        # Checked before either: sigstore does not hold a log key to its validFor window.
+        self._log_keys = LogKeyWindows.from_trusted_root(trust_root.raw)
 
     def verify(
         self,
@@ -257,6 +260,9 @@ class ProvenanceVerifier:
         for n, entry in enumerate(entries):
             where = f"{label}: transparency-log entry {n}" if len(entries) > 1 else label
             form = _entry_form(entry)
+            outside = self._log_keys.problem(where, entry)
+            if outside is not None:
+                return AttestationResult(None, Status.INVALID, outside)
             try:
                 fast = self.fast_path and self.fast_path.verify_dsse(
                     attestation.verification_material.certificate,

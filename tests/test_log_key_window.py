@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from helpers import cdx, pypi, run_cli, write_json
+from helpers import cdx, props, pypi, run_cli, write_json
 from virtual_sigstore import CA_NOT_BEFORE, DEFAULT_EPOCH, GitHubIdentity, VirtualSigstore
 
 from bomguard.models import DigestSource, Status
@@ -125,3 +125,36 @@ def test_sigstore_alone_accepts_an_entry_of_a_retired_log_key(minted):
     bundle = Attestation.model_validate(raw).to_bundle()
     verifier = Verifier(trusted_root=load_trust_root(str(roots["retired"])).load())
     verifier.verify_dsse(bundle, UnsafeNoOp())  # no error: the gap this check closes
+
+
+def test_a_result_stored_by_a_build_without_the_check_is_not_reused(
+    index_server, minted, tmp_path, capsys, monkeypatch
+):
+    """The store keeps verification results across runs, keyed by the code that decided
+    them. A result a build without the window check stored (``verified``) must not be
+    reused once the check exists: the checks' revision is part of the key."""
+    import bomguard.verify.batch as batch
+    from bomguard.store import _close_all
+    from bomguard.verify.logkeys import LogKeyWindows
+
+    provenance, roots = minted
+    index_server.add_file("widget", FILENAME, sha256=SHA, provenance=provenance)
+    sbom = write_json(tmp_path / "in.json", cdx([pypi("widget", "1.0")]))
+    monkeypatch.setenv("BOMGUARD_CACHE_KEY_FILE", str(tmp_path / "cache-key"))
+
+    def run() -> str:
+        args = ["enrich", str(sbom), "-o", str(tmp_path / "out.json")]
+        args += ["--index-url", index_server.index_url, "--trust-root", str(roots["retired"])]
+        run_cli([*args, "--cache-dir", str(tmp_path / "cache"), "--revalidate"])
+        _close_all()
+        doc = json.loads((tmp_path / "out.json").read_text())
+        return props(doc["components"][0])["bomguard:provenance:status"]
+
+    # The build before: no window check, an older checks revision.
+    with monkeypatch.context() as old:
+        old.setattr(LogKeyWindows, "problem", lambda self, where, entry: None)
+        old.setattr(batch, "CHECKS_REVISION", batch.CHECKS_REVISION - 1)
+        batch.code_versions.cache_clear()
+        assert run() == "verified"
+    batch.code_versions.cache_clear()
+    assert run() == "invalid"

@@ -77,6 +77,11 @@ class VerifyJob:
         return h.hexdigest()
 
 
+#: Raised whenever the verifier's checks change (e.g. the log key's validity window), so
+#: that results stored by a build with other checks are never reused, whatever its version.
+CHECKS_REVISION = 2
+
+
 @functools.cache
 def code_versions() -> str:
     """The versions whose code decides a result: an upgrade never reuses old results."""
@@ -84,7 +89,7 @@ def code_versions() -> str:
 
     from bomguard._version import __version__
 
-    parts = [f"bomguard={__version__}"]
+    parts = [f"bomguard={__version__}", f"checks={CHECKS_REVISION}"]
     for dist in ("sigstore", "sigstore-models", "pypi-attestations", "cryptography"):
         try:
             parts.append(f"{dist}={version(dist)}")

@@ -344,6 +344,28 @@ def test_verify_with_vsa_passes_an_untouched_sbom(signed, services, capsys):
     assert run_cli(args) == 2  # a VSA is only checked against an expected signer
 
 
+def test_vsa_logged_under_a_log_key_outside_its_window_is_refused(
+    signed, services, tmp_path, capsys
+):
+    """The same signed VSA against a trust root whose Rekor key was retired before the
+    entry was integrated: sigstore alone accepts it (its keyring holds every key); bomguard
+    refuses it, as it refuses such a provenance entry. (Control: the usual root passes.)"""
+    from datetime import UTC, datetime
+
+    from virtual_sigstore import CA_NOT_BEFORE
+
+    out, _, bundle = signed
+    svc, root, _ = services
+    assert _verify_vsa(bundle, out, root, capsys)[0] == 0
+    retired = svc.sigstore.write_trusted_root(
+        tmp_path / "retired_root.json",
+        rekor_valid_for=(CA_NOT_BEFORE, datetime(2025, 1, 1, tzinfo=UTC)),
+    )
+    code, err = _verify_vsa(bundle, out, retired, capsys)
+    assert code == 1, err
+    assert "was not valid at the entry's integrated time" in err
+
+
 def test_sbom_edited_after_signing_is_refused(signed, services, capsys):
     out, _, bundle = signed
     _, root, _ = services

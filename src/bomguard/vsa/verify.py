@@ -101,6 +101,21 @@ def _load_bundle(path: Path, raw: bytes) -> Any:
     return bundle
 
 
+def _check_log_key_windows(bundle_path: Path, root_raw: bytes) -> None:
+    """Each log entry of the bundle must be signed by a log key valid at its integrated
+    time (sigstore's keyring holds every key of the root, whatever its ``validFor``)."""
+    from bomguard.verify.logkeys import LogKeyWindows
+
+    doc = json.loads(_read(bundle_path, "the VSA bundle"))
+    material = doc.get("verificationMaterial") if isinstance(doc, dict) else None
+    entries = material.get("tlogEntries") if isinstance(material, dict) else None
+    windows = LogKeyWindows.from_trusted_root(root_raw)
+    for entry in entries if isinstance(entries, list) else []:
+        problem = windows.problem(str(bundle_path), entry)
+        if problem is not None:
+            raise VsaRejected(f"{problem}: the VSA does not verify")
+
+
 def verify_vsa(
     bundle_path: Path,
     sbom: Path,
@@ -127,6 +142,7 @@ def verify_vsa(
     bundle = _load_bundle(bundle_path, _read(bundle_path, "the VSA bundle"))
     sbom_sha256 = hashlib.sha256(_read(sbom, "the SBOM")).hexdigest()
     root = load_trust_root(trust_root, staging=staging)
+    _check_log_key_windows(bundle_path, root.raw)
     verifier = Verifier(trusted_root=root.load())  # type: ignore[arg-type]
     policy = Identity(identity=cert_identity, issuer=cert_oidc_issuer)
     try:

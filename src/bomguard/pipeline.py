@@ -522,9 +522,9 @@ def enrich(
                 found, request, fetched, verdicts, options, baseline, pins, history
             )
     del fetched, verdicts  # the provenance bytes: verified, and spooled where embedded
-    # Some of the fetch's objects (its event loop's tasks and what they returned) are
-    # held in reference cycles: collected now, or the provenance bytes stay until the
-    # collector happens to run, and everything after comes on top of them.
+    # Some of what the fetch left holds the provenance bytes through reference cycles
+    # (about 56,000 unreachable objects at 5,000 components): collected now, or the bytes
+    # stay until the collector happens to run, and everything after comes on top.
     gc.collect()
     give_back()
     if location is not None and requests:

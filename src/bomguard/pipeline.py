@@ -13,6 +13,7 @@ and operational errors) or recorded as statuses (everything per component).
 from __future__ import annotations
 
 import datetime
+import gc
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -521,6 +522,10 @@ def enrich(
                 found, request, fetched, verdicts, options, baseline, pins, history
             )
     del fetched, verdicts  # the provenance bytes: verified, and spooled where embedded
+    # Some of what the fetch left holds the provenance bytes through reference cycles
+    # (about 56,000 unreachable objects at 5,000 components): collected now, or the bytes
+    # stay until the collector happens to run, and everything after comes on top.
+    gc.collect()
     give_back()
     if location is not None and requests:
         from bomguard.store.history import record_run, sbom_label

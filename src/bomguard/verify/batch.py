@@ -547,4 +547,8 @@ class VerifyStream:
             raise
         self.pool.shutdown()
         self.cache.flush()
+        # The jobs (each holding its provenance bytes) are done with: dropped here, so
+        # that the bytes go as soon as the caller lets its fetch results go.
+        self.futures.clear()
+        self.batches.clear()
         return [self.results[key] for key in keys]

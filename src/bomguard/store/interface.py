@@ -48,6 +48,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Tampered",
+    "history_values",
 ]
 
 SCHEMA_VERSION = 2
@@ -63,6 +64,24 @@ Row = tuple[str, str, str, bytes | None]
 def record_sha256(record: str) -> str:
     """What the history's primary key holds instead of the (long) identity record."""
     return hashlib.sha256(record.encode("utf-8")).hexdigest()
+
+
+def history_values(history: Sequence[tuple[HistoryRow, str]]) -> list[tuple[object, ...]]:
+    """The ``history`` table's column values of each row with its MAC, in table order."""
+    return [
+        (
+            r.project,
+            r.version,
+            r.filename,
+            r.record,
+            record_sha256(r.record),
+            r.sbom,
+            r.first_seen,
+            r.last_seen,
+            tag,
+        )
+        for r, tag in history
+    ]
 
 
 class StoreError(OperationalError):

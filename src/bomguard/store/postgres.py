@@ -23,6 +23,7 @@ from bomguard.store.interface import (
     SbomRow,
     Store,
     StoreError,
+    history_values,
     record_sha256,
 )
 from bomguard.store.schema import migrate
@@ -148,20 +149,7 @@ class PostgresStore(Store):
                         "DO UPDATE SET "
                         "last_seen = GREATEST(history.last_seen, excluded.last_seen), "
                         "mac = excluded.mac",
-                        [
-                            (
-                                r.project,
-                                r.version,
-                                r.filename,
-                                r.record,
-                                record_sha256(r.record),
-                                r.sbom,
-                                r.first_seen,
-                                r.last_seen,
-                                tag,
-                            )
-                            for r, tag in history
-                        ],
+                        history_values(history),
                     )
                 if sboms:
                     cur.executemany(

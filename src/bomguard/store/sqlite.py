@@ -19,6 +19,7 @@ from bomguard.store.interface import (
     SbomRow,
     Store,
     StoreError,
+    history_values,
     record_sha256,
 )
 from bomguard.store.schema import migrate
@@ -123,20 +124,7 @@ class SqliteStore(Store):
                     "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (project, version, filename, record_sha256, sbom) DO UPDATE SET "
                     "last_seen = max(last_seen, excluded.last_seen), mac = excluded.mac",
-                    [
-                        (
-                            r.project,
-                            r.version,
-                            r.filename,
-                            r.record,
-                            record_sha256(r.record),
-                            r.sbom,
-                            r.first_seen,
-                            r.last_seen,
-                            tag,
-                        )
-                        for r, tag in history
-                    ],
+                    history_values(history),
                 )
                 db.executemany(
                     "INSERT INTO sboms VALUES (?, ?, ?, ?, ?, ?) "

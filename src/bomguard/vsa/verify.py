@@ -101,12 +101,13 @@ def _load_bundle(path: Path, raw: bytes) -> Any:
     return bundle
 
 
-def _check_log_key_windows(bundle_path: Path, root_raw: bytes) -> None:
-    """Each log entry of the bundle must be signed by a log key valid at its integrated
-    time (sigstore's keyring holds every key of the root, whatever its ``validFor``)."""
+def _check_log_key_windows(bundle_path: Path, raw: bytes, root_raw: bytes) -> None:
+    """Each log entry of the bundle (``raw``, the bytes verified) must be signed by a log
+    key valid at its integrated time (sigstore's keyring holds every key of the root,
+    whatever its ``validFor``)."""
     from bomguard.verify.logkeys import LogKeyWindows
 
-    doc = json.loads(_read(bundle_path, "the VSA bundle"))
+    doc = json.loads(raw)
     material = doc.get("verificationMaterial") if isinstance(doc, dict) else None
     entries = material.get("tlogEntries") if isinstance(material, dict) else None
     windows = LogKeyWindows.from_trusted_root(root_raw)
@@ -139,10 +140,11 @@ def verify_vsa(
 
     if not cert_identity or not cert_oidc_issuer:
         raise InputError("a VSA is verified against an expected identity and OIDC issuer")
-    bundle = _load_bundle(bundle_path, _read(bundle_path, "the VSA bundle"))
+    raw = _read(bundle_path, "the VSA bundle")
+    bundle = _load_bundle(bundle_path, raw)
     sbom_sha256 = hashlib.sha256(_read(sbom, "the SBOM")).hexdigest()
     root = load_trust_root(trust_root, staging=staging)
-    _check_log_key_windows(bundle_path, root.raw)
+    _check_log_key_windows(bundle_path, raw, root.raw)
     verifier = Verifier(trusted_root=root.load())  # type: ignore[arg-type]
     policy = Identity(identity=cert_identity, issuer=cert_oidc_issuer)
     try:

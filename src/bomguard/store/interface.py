@@ -122,7 +122,9 @@ class _Dropped(Exception):
 
 
 _GATHER = 0.05
-"""Seconds the writer thread lets queued writes gather before it commits them."""
+"""Seconds the writer thread lets a trickle of queued writes gather before it commits them."""
+_BATCH = 500
+"""Most writes the writer thread commits in one transaction."""
 _STOP = object()
 
 
@@ -140,6 +142,8 @@ class Store(ABC):
         self._pending_lock = threading.Lock()
         self._queue: queue.Queue[object] = queue.Queue()
         self._writer: threading.Thread | None = None
+        # Set by flush() and close(): someone waits, so the writer stops gathering.
+        self._hurry = threading.Event()
         self._write_error: BaseException | None = None
 
     # -- what a backend implements -----------------------------------------------
@@ -389,15 +393,18 @@ class Store(ABC):
 
     def _write_loop(self) -> None:
         while True:
-            first = self._queue.get()
-            batch = [first]
-            if isinstance(first, tuple):
-                # Let a burst of writes gather: one commit (and one wake-up of this thread,
-                # which takes the GIL from the event loop) for many rows instead of a few.
-                time.sleep(_GATHER)
-            with contextlib.suppress(queue.Empty):
-                while len(batch) < 500:
-                    batch.append(self._queue.get_nowait())
+            batch = [self._queue.get()]
+            self._take_queued(batch)
+            if (
+                len(batch) < _BATCH
+                and all(isinstance(item, tuple) for item in batch)
+                and not self._hurry.is_set()
+            ):
+                # Let a trickle of writes gather: one commit (and one wake-up of this
+                # thread, which takes the GIL from the event loop) for many rows instead
+                # of a few. Never while a flush() or close() waits, nor with a full batch.
+                self._hurry.wait(_GATHER)
+                self._take_queued(batch)
             rows: list[Row] = []
             history: list[tuple[HistoryRow, str]] = []
             sboms: list[SbomRow] = []
@@ -426,10 +433,18 @@ class Store(ABC):
                     for row in rows:
                         if self._pending.get((row[0], row[1])) is row:
                             del self._pending[(row[0], row[1])]
+            if waiters:
+                self._hurry.clear()
             for waiter in waiters:
                 waiter.set()
             if stop:
                 return
+
+    def _take_queued(self, batch: list[object]) -> None:
+        """Move what is queued into ``batch``, up to ``_BATCH`` items."""
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < _BATCH:
+                batch.append(self._queue.get_nowait())
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until every queued write is committed (or has failed)."""
@@ -437,6 +452,7 @@ class Store(ABC):
             return
         done = threading.Event()
         self._queue.put(done)
+        self._hurry.set()
         done.wait(timeout)
 
     def write_problem(self) -> str | None:
@@ -448,6 +464,7 @@ class Store(ABC):
         """Commit what is queued and close the store."""
         if self._writer is not None and self._writer.is_alive():
             self._queue.put(_STOP)
+            self._hurry.set()
             self._writer.join(60.0)
         self._close()
 

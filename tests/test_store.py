@@ -105,7 +105,10 @@ def test_rows_planted_without_the_key_never_yield_verified(
     origin = index_server.base_url
     with Rows(store) as rows:
         # 1. The sdist's verified result copied over the wheel's invalid one.
-        results = {json.loads(m["payload"])["status"]: (k, m) for k, m, _ in rows.entries("verify")}
+        results = {
+            json.loads(b)["status"]: (k, {**m, "body": base64.b64encode(b).decode()})
+            for k, m, b in rows.entries("verify")
+        }
         rows.put("verify", results["invalid"][0], results["verified"][1])
         # 2. Mallory's attestation of the honest sdist, planted as its provenance.
         key = row_key(origin, SDIST, _sha(SDIST_BYTES))

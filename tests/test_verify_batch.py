@@ -89,14 +89,20 @@ def test_a_planted_verified_result_is_not_trusted(tmp_path):
     bad = _tampered(good, 3)
     verify_batch(root, [good, bad], cache_dir=tmp_path)
     rows = Rows(tmp_path)
-    entries = {key: meta for key, meta, _ in rows.entries("verify")}
-    good_entry = entries[good.key(root)]
+    entries = {key: (meta, body) for key, meta, body in rows.entries("verify")}
+    good_meta, good_body = entries[good.key(root)]
+    assert good_body is not None
+    good_entry = {**good_meta, "body": base64.b64encode(good_body).decode()}
     # Copy the good result over the bad one's row, payload and all, and also try a
     # payload rewritten in place.
     rows.put("verify", bad.key(root), good_entry)
     assert verify_batch(root, [bad], cache_dir=tmp_path)[0][0] is Status.INVALID
-    forged = json.loads(good_entry["payload"])
-    bad_entry = {"payload": json.dumps(forged, sort_keys=True), "mac": "00" * 32}
+    forged = json.dumps(json.loads(good_body), sort_keys=True).encode()
+    bad_entry = {
+        "body": base64.b64encode(forged).decode(),
+        "body_sha256": hashlib.sha256(forged).hexdigest(),
+        "mac": "00" * 32,
+    }
     rows.put("verify", bad.key(root), bad_entry)
     assert verify_batch(root, [bad], cache_dir=tmp_path)[0][0] is Status.INVALID
     rows.close()

@@ -10,6 +10,7 @@ their verification results too.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -205,7 +206,10 @@ def test_a_mirror_run_keeps_its_verification_results_and_checks_them(
         # Results are kept; what the mirror holds is not copied into the store.
         assert rows.count("verify") == 2 * len(names)
         assert rows.count("pages") == rows.count("provenance") == 0
-        results = {json.loads(m["payload"])["status"]: (k, m) for k, m, _ in rows.entries("verify")}
+        results = {
+            json.loads(b)["status"]: (k, {**m, "body": base64.b64encode(b).decode()})
+            for k, m, b in rows.entries("verify")
+        }
         rows.put("verify", results["invalid"][0], results["verified"][1])
     capsys.readouterr()
 

@@ -41,7 +41,10 @@ POOL_THRESHOLD = 48
 #: Files sent to a worker in one task while streaming (one submission costs ~150 us,
 #: a batched one ~15 us per file).
 SUBMIT_BATCH = 8
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
+"""Version of a stored result's JSON (part of its key: another format is never read).
+3: the JSON is the row's body (checked against the MAC'd sha256 in one pass, not
+re-serialised to check the MAC), the file's identity an index into its attestations."""
 _READ_CHUNK = 500
 """Stored results read in one query (and decoded before the next)."""
 _KIND = "verify"
@@ -116,7 +119,7 @@ def _identity_fields(identity: Identity | None) -> dict[str, Any] | None:
 
 def _dump(verdict: FileVerdict) -> dict[str, Any]:
     status, reason, results, identity = verdict
-    return {
+    data: dict[str, Any] = {
         "format": _CACHE_FORMAT,
         "status": status.value,
         "reason": reason,
@@ -129,15 +132,24 @@ def _dump(verdict: FileVerdict) -> dict[str, Any]:
             }
             for r in results
         ],
-        "identity": _identity_fields(identity),
     }
+    # The file's identity is one of its attestations' (the first verified one): named by
+    # its place, not written twice.
+    at = next(
+        (i for i, r in enumerate(results) if identity is not None and r.identity == identity), None
+    )
+    if at is not None:
+        data["identity_at"] = at
+    else:
+        data["identity"] = _identity_fields(identity)
+    return data
 
 
-def _payload(verdict: FileVerdict) -> str:
+def _payload(verdict: FileVerdict) -> bytes:
     """The stored JSON text of a result (orjson: the pure-Python encoder took ~250 us)."""
     import orjson
 
-    return orjson.dumps(_dump(verdict), option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    return orjson.dumps(_dump(verdict), option=orjson.OPT_SORT_KEYS)
 
 
 def _identity(data: Any) -> Identity | None:
@@ -159,12 +171,23 @@ def _load(data: Any, shared: Interner | None = None) -> FileVerdict | None:
             )
             for a in stored
         )
-        # The file's identity is one of its attestations' (the first verified one).
-        found = data["identity"]
-        pairs = zip(stored, results, strict=True)
-        identity = next((r.identity for a, r in pairs if found and a["identity"] == found), None)
-        return Status(data["status"]), data["reason"], results, identity or make(found)
+        at = data.get("identity_at")
+        if at is None:
+            return Status(data["status"]), data["reason"], results, make(data["identity"])
+        if type(at) is not int or not 0 <= at < len(results) or results[at].identity is None:
+            return None
+        return Status(data["status"]), data["reason"], results, results[at].identity
     except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _loaded(body: bytes | None, shared: Interner | None = None) -> FileVerdict | None:
+    """The result a row's (authenticated) body holds, or ``None``."""
+    if body is None:
+        return None
+    try:
+        return _load(json.loads(body), shared)
+    except ValueError:
         return None
 
 
@@ -192,13 +215,7 @@ class _ResultCache:
             return None
         what = f"the cached verification result for {filename}"
         found = self.store.get(_KIND, key, what, self.on_tampered, again="verified")
-        if found is None:
-            return None
-        payload = found[0].get("payload")
-        try:
-            return _load(json.loads(payload)) if isinstance(payload, str) else None
-        except ValueError:
-            return None
+        return _loaded(found[1]) if found is not None else None
 
     def get_many(self, names: dict[str, str], shared: Interner) -> dict[str, FileVerdict]:
         """:meth:`get` for every key of ``names`` (key to file name), a few hundred keys a
@@ -216,14 +233,8 @@ class _ResultCache:
                 self.on_tampered,
                 again="verified",
             )
-            for key, (meta, _) in found.items():
-                payload = meta.get("payload")
-                try:
-                    loaded = (
-                        _load(json.loads(payload), shared) if isinstance(payload, str) else None
-                    )
-                except ValueError:
-                    loaded = None
+            for key, (_, body) in found.items():
+                loaded = _loaded(body, shared)
                 if loaded is not None:
                     hits[key] = loaded
         return hits
@@ -245,8 +256,7 @@ class _ResultCache:
     def put(self, key: str, verdict: FileVerdict) -> None:
         if self.store is None:
             return
-        payload = _payload(verdict)
-        self.store.put(_KIND, key, {"payload": payload}, None)
+        self.store.put(_KIND, key, {}, _payload(verdict))
 
     def flush(self) -> None:
         if self.store is not None:

@@ -258,8 +258,10 @@ def test_a_verified_result_copied_over_an_invalid_one_is_dropped_with_a_warning(
 
     with Rows(cache) as rows:
         entries = {}
-        for key, meta, _ in rows.entries("verify"):
-            entries[json.loads(meta["payload"])["status"]] = (key, meta)
+        for key, meta, body in rows.entries("verify"):
+            assert body is not None
+            entry = {**meta, "body": base64.b64encode(body).decode()}
+            entries[json.loads(body)["status"]] = (key, entry)
         rows.put("verify", entries["invalid"][0], entries["verified"][1])
     capsys.readouterr()
 

@@ -14,9 +14,14 @@ asked without authenticating them, and no result depends on the answer.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urljoin
 
-from bomguard.index import IndexOptions, ReleaseRequest, redact_url, store_location
+from bomguard.index import (
+    IndexOptions,
+    ReleaseRequest,
+    project_page_url,
+    redact_url,
+    store_location,
+)
 
 __all__ = ["results_location", "uncached_releases"]
 
@@ -39,14 +44,6 @@ def results_location(options: IndexOptions) -> str | None:
     return None
 
 
-def _page_url(index_url: str, project: str) -> str:
-    """The project page URL the index client asks for (and keys its cache by)."""
-    from packaging.utils import canonicalize_name
-
-    base = index_url if index_url.endswith("/") else index_url + "/"
-    return redact_url(urljoin(base, f"{canonicalize_name(project)}/"))
-
-
 def uncached_releases(requests: Iterable[ReleaseRequest], options: IndexOptions) -> int:
     """How many of ``requests`` need their project page from the index (none from a
     mirror; all without a store)."""
@@ -62,6 +59,9 @@ def uncached_releases(requests: Iterable[ReleaseRequest], options: IndexOptions)
     store = shared_store(location)
     if store is None:
         return len(wanted)
-    keys = {r: row_key(_page_url(r.index_url or options.index_url, r.project)) for r in wanted}
+    keys = {
+        r: row_key(redact_url(project_page_url(r.index_url or options.index_url, r.project)))
+        for r in wanted
+    }
     stored = store.present("pages", sorted(set(keys.values())))
     return sum(1 for key in keys.values() if key not in stored)

@@ -12,6 +12,7 @@ from bomguard.index.simple import (
     fetch_mirror,
     fetch_releases,
     index_url_problem,
+    project_page_url,
     redact_url,
     store_location,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "fetch_mirror",
     "fetch_releases",
     "index_url_problem",
+    "project_page_url",
     "redact_url",
     "store_location",
 ]

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import random
+import re
 import ssl
 import time
 from collections.abc import Callable, Sequence
@@ -156,6 +157,26 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
+_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9._~:@!$&'()*+,=%-][A-Za-z0-9._~:@!$&'()*+,=%/-]*")
+"""An absolute http(s) URL with a host and nothing ``urljoin`` would rewrite (no query,
+fragment, parameters, brackets, spaces, controls or non-ASCII)."""
+
+
+def _join(base: str, href: str) -> str:
+    """``urljoin(base, href)``; an index's own absolute URLs (PyPI gives every file and
+    provenance URL so) are returned as they are, which is what ``urljoin`` returns for them,
+    without its cost (most of a page's parsing)."""
+    if _PLAIN_ABSOLUTE.fullmatch(href):
+        return href
+    return urljoin(base, href)
+
+
+def project_page_url(index_url: str, project: str) -> str:
+    """The URL of ``project``'s page on the index at ``index_url``."""
+    base = index_url if index_url.endswith("/") else index_url + "/"
+    return urljoin(base, f"{canonicalize_name(project)}/")
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
@@ -254,7 +275,7 @@ class _Client:
         self.options = options
         self.observer = observer
         self.limit = asyncio.Semaphore(max(1, options.concurrency))
-        self.pages: dict[tuple[str, str], asyncio.Task[list[_PageFile]]] = {}
+        self.pages: dict[tuple[str, str], asyncio.Future[list[_PageFile]]] = {}
         self.cache: StoreCache | None = None
         self.reads: BatchedReads | None = None  # the cache's reads, batched
         location = store_location(options)
@@ -425,7 +446,7 @@ class _Client:
 
     # -- project pages ----------------------------------------------------------------
 
-    def page(self, index_url: str, project: str) -> asyncio.Task[list[_PageFile]]:
+    def page(self, index_url: str, project: str) -> asyncio.Future[list[_PageFile]]:
         key = (index_url, project)
         if key not in self.pages:
             self.pages[key] = asyncio.ensure_future(self._page_once(index_url, project))
@@ -442,8 +463,7 @@ class _Client:
         raise _Failure(reason, status)
 
     async def _fetch_page(self, index_url: str, project: str) -> list[_PageFile]:
-        base = index_url if index_url.endswith("/") else index_url + "/"
-        url = urljoin(base, f"{canonicalize_name(project)}/")
+        url = project_page_url(index_url, project)
         if self.mirror is not None:
             try:
                 return self._parse_json(self.mirror.page(project), url)
@@ -452,9 +472,7 @@ class _Client:
         cached = await self.reads.page(redact_url(url)) if self.reads is not None else None
         if cached is not None and cached.fresh_until > time.time():
             # Still fresh by the index's own Cache-Control: no request at all.
-            if cached.content_type in (SIMPLE_JSON, "application/json"):
-                return self._parse_json(cached.body, url)
-            return self._parse_html(cached.body, url)
+            return self.parse_stored(cached, url)
         self._notify("page", project)
         conditional = {}
         if cached is not None and cached.etag:
@@ -498,6 +516,12 @@ class _Client:
             return self._parse_html(body, final_url)
         raise _Failure(f"project page has unexpected content type {content_type!r}", 0)
 
+    def parse_stored(self, cached: CachedPage, url: str) -> list[_PageFile]:
+        """The files of a stored page (of ``url``); raises ``_Failure`` when it does not parse."""
+        if cached.content_type in (SIMPLE_JSON, "application/json"):
+            return self._parse_json(cached.body, url)
+        return self._parse_html(cached.body, url)
+
     def _parse_json(self, body: bytes, page_url: str) -> list[_PageFile]:
         try:
             data = json.loads(body)
@@ -518,13 +542,13 @@ class _Client:
             href = entry.get("url")
             prov = entry.get("provenance", _MISSING)
             if isinstance(prov, str):
-                prov = urljoin(page_url, prov)
+                prov = _join(page_url, prov)
             elif prov is not None and prov is not _MISSING:
                 prov = _MISSING
             out.append(
                 _PageFile(
                     filename=entry["filename"],
-                    url=urljoin(page_url, href) if isinstance(href, str) and href else "",
+                    url=_join(page_url, href) if isinstance(href, str) and href else "",
                     sha256=sha,
                     provenance=prov,
                     sha256_problem=problem,
@@ -565,13 +589,7 @@ class _Client:
     async def file(self, index_url: str, page_file: _PageFile) -> FetchedFile:
         """The file's provenance and, with ``hash_files``, the digest of its bytes."""
         if page_file.sha256_problem is not None:
-            return FetchedFile(
-                filename=page_file.filename,
-                sha256=None,
-                state=FetchState.UNKNOWN,
-                reason=page_file.sha256_problem,
-                url=redact_url(page_file.url),
-            )
+            return unusable_digest(page_file)
         if not self.options.hash_files:
             return await self.provenance(index_url, page_file)
         fetched, (received, problem) = await asyncio.gather(
@@ -619,7 +637,12 @@ class _Client:
 
     # -- provenance -------------------------------------------------------------------
 
-    async def provenance(self, index_url: str, page_file: _PageFile) -> FetchedFile:
+    def provenance_start(
+        self, index_url: str, page_file: _PageFile
+    ) -> FetchedFile | tuple[FetchedFile, str, str]:
+        """What the page alone says about a file's provenance: the answer (not advertised,
+        absent, refused), or ``(base, url, origin)`` to look it up by (the file's
+        result so far, the provenance URL, and the index's origin as the cache keys it)."""
         base = FetchedFile(
             filename=page_file.filename,
             sha256=page_file.sha256,
@@ -640,7 +663,13 @@ class _Client:
             return replace(
                 base, reason=f"provenance URL {shown} is not on the index's origin; refused"
             )
-        origin = "{}://{}:{}".format(*_origin(index_url))
+        return base, url, "{}://{}:{}".format(*_origin(index_url))
+
+    async def provenance(self, index_url: str, page_file: _PageFile) -> FetchedFile:
+        started = self.provenance_start(index_url, page_file)
+        if isinstance(started, FetchedFile):
+            return started
+        base, url, origin = started
         if self.mirror is not None:
             try:
                 body = self.mirror.provenance(page_file.filename, page_file.sha256)
@@ -684,47 +713,93 @@ class _Client:
                 self.cache.give_up_provenance, origin, page_file.filename, page_file.sha256
             )
 
+    def shown_index(self, index_url: str) -> str:
+        """The index as results name it (no credentials; a mirror says so)."""
+        if self.mirror is not None:
+            return f"{self.mirror.index_url} (mirror {self.options.mirror})"
+        return redact_url(index_url)
+
     async def release(self, request: ReleaseRequest) -> ReleaseFetch:
         index_url = request.index_url or self.options.index_url
-        shown_index = redact_url(index_url)
-        if self.mirror is not None:
-            shown_index = f"{self.mirror.index_url} (mirror {self.options.mirror})"
+        shown_index = self.shown_index(index_url)
         try:
             page = await self.page(index_url, request.project)
         except _Failure as failure:
             return ReleaseFetch(request, error=failure.reason, index_url=shown_index)
-        by_version: dict[Version, list[_PageFile]] = {}
-        for f in page:
-            parsed = parse_dist_filename(f.filename)
-            if parsed is not None:
-                by_version.setdefault(parsed[1], []).append(f)
-        versions = tuple(str(v) for v in sorted(by_version))
-        try:
-            wanted = Version(request.version)
-        except InvalidVersion:
-            return ReleaseFetch(
-                request,
-                error=f"{request.version!r} is not a PEP 440 version",
-                index_url=shown_index,
-            )
-        release = by_version.get(wanted, [])
-        if not release:
-            return ReleaseFetch(
-                request,
-                error=f"version {request.version} has no files on the index",
-                index_url=shown_index,
-                versions=versions,
-            )
-        selected, missing, bound = _select(release, request)
-        fetched = await asyncio.gather(*(self.file(index_url, f) for f in selected))
-        marked = [replace(f, sbom_sha256=f.filename in bound) for f in fetched]
-        return ReleaseFetch(
-            request, files=(*marked, *missing), index_url=shown_index, versions=versions
-        )
+        planned = plan_release(request, page, shown_index)
+        if isinstance(planned, ReleaseFetch):
+            return planned
+        fetched = await asyncio.gather(*(self.file(index_url, f) for f in planned.selected))
+        return planned.result(fetched)
 
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasePlan:
+    """Which files of a release to fetch, and how to turn them into its result."""
+
+    request: ReleaseRequest
+    selected: list[_PageFile]
+    missing: list[FetchedFile]
+    bound: set[str]
+    shown_index: str
+    versions: tuple[str, ...]
+
+    def result(self, fetched: Sequence[FetchedFile]) -> ReleaseFetch:
+        """The release's result, given the selected files' (in order)."""
+        marked = [replace(f, sbom_sha256=f.filename in self.bound) for f in fetched]
+        return ReleaseFetch(
+            self.request,
+            files=(*marked, *self.missing),
+            index_url=self.shown_index,
+            versions=self.versions,
+        )
+
+
+def plan_release(
+    request: ReleaseRequest, page: list[_PageFile], shown_index: str
+) -> ReleasePlan | ReleaseFetch:
+    """The plan for ``request`` from its project's page, or its result if the page alone
+    decides it (no such version, no files)."""
+    by_version: dict[Version, list[_PageFile]] = {}
+    for f in page:
+        parsed = parse_dist_filename(f.filename)
+        if parsed is not None:
+            by_version.setdefault(parsed[1], []).append(f)
+    versions = tuple(str(v) for v in sorted(by_version))
+    try:
+        wanted = Version(request.version)
+    except InvalidVersion:
+        return ReleaseFetch(
+            request,
+            error=f"{request.version!r} is not a PEP 440 version",
+            index_url=shown_index,
+        )
+    release = by_version.get(wanted, [])
+    if not release:
+        return ReleaseFetch(
+            request,
+            error=f"version {request.version} has no files on the index",
+            index_url=shown_index,
+            versions=versions,
+        )
+    selected, missing, bound = _select(release, request)
+    return ReleasePlan(request, selected, missing, bound, shown_index, versions)
+
+
+def unusable_digest(page_file: _PageFile) -> FetchedFile:
+    """The result of a file whose sha256 on the index is unusable: unknown, whatever else."""
+    assert page_file.sha256_problem is not None
+    return FetchedFile(
+        filename=page_file.filename,
+        sha256=None,
+        state=FetchState.UNKNOWN,
+        reason=page_file.sha256_problem,
+        url=redact_url(page_file.url),
+    )
 
 
 def _select(
@@ -842,12 +917,29 @@ async def _fetch_all(
         # A bounded number of workers, not one task per release: 100,000 releases as
         # tasks at once held every coroutine, request and failure in memory together.
         pending = collections.deque(unique)
+        if client.cache is not None:
+            # What the store answers whole first (and what those releases lead to); the
+            # rest is fetched below.
+            from bomguard.index._stored import answer_from_store
+
+            pending.clear()
+            batch = unique
+            while batch:
+                answered = answer_from_store(client, batch)
+                pending.extend(r for r in batch if r not in answered)
+                batch = []
+                for request, fetch in answered.items():
+                    results[request] = fetch
+                    if follow is not None:
+                        more = [r for r in follow(fetch) if r not in started]
+                        started.update(more)
+                        batch.extend(more)
 
         async def drain() -> None:
             while pending:
                 await one(pending.popleft())
 
-        workers = min(len(unique), 4 * max(1, options.concurrency))
+        workers = min(len(pending), 4 * max(1, options.concurrency))
         await asyncio.gather(*(drain() for _ in range(workers)))
         pages = {
             project: task.result()

@@ -26,7 +26,7 @@ from storerows import Rows
 from virtual_sigstore import Defect, GitHubIdentity, VirtualSigstore
 
 from bomguard.index.cache import row_key
-from bomguard.index.simple import _join
+from bomguard.index.simple import _join, _on_index_origin, _origin
 from bomguard.store import _close_all
 
 PYPI_CACHE_CONTROL = {"Cache-Control": "max-age=600, public"}
@@ -255,3 +255,34 @@ def test_the_url_join_is_urljoin(base: str, href: str) -> None:
 def test_the_url_join_is_urljoin_for_index_urls(href: str) -> None:
     for base in ("https://pypi.org/simple/pkg/", "http://127.0.0.1:8080/simple/pkg/"):
         assert _join(base, href) == urljoin(base, href)
+
+
+_INDEXES = st.sampled_from(
+    [
+        "https://pypi.org/simple/",
+        "HTTPS://PyPI.org/simple/",
+        "https://pypi.org:443/simple/",
+        "http://127.0.0.1:8080/simple/",
+        "http://user:pw@127.0.0.1:8080/simple/",
+        "https://[::1]:8443/simple/",
+    ]
+)
+_URL_PARTS = st.sampled_from(
+    [
+        *("https://", "http://", "HTTPS://", "pypi.org", "PyPI.org", ":443", ":8080"),
+        *("127.0.0.1", "[::1]", ":8443", "user:pw@", "/", "/integrity/x", "?q", "#f", "@", "\t"),
+    ]
+)
+
+
+@given(index=_INDEXES, url=st.lists(_URL_PARTS, max_size=6).map("".join))
+def test_the_origin_check_is_the_parsed_comparison(index: str, url: str) -> None:
+    try:
+        expected: bool | type[ValueError] = _origin(url) == _origin(index)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: bool | type[ValueError] = _on_index_origin(url, index)
+    except ValueError:
+        got = ValueError
+    assert got == expected

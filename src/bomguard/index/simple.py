@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import hashlib
 import json
 import random
@@ -140,6 +141,8 @@ def store_location(options: IndexOptions) -> str | None:
 
 def redact_url(url: str) -> str:
     """The URL without any user name or password in it (also for a URL that does not parse)."""
+    if "@" not in url:
+        return url  # no user information to remove
     try:
         parts = urlsplit(url)
         _ = parts.port
@@ -181,6 +184,26 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), port
+
+
+@functools.lru_cache(maxsize=64)
+def _index_origin(index_url: str) -> tuple[tuple[str, str, int | None], str, str | None]:
+    """An index URL's origin, that origin as the cache keys it, and the prefix (scheme
+    and authority, as written) that a URL on the same origin may start with."""
+    origin = _origin(index_url)
+    scheme, sep, rest = index_url.partition("://")
+    authority = rest.split("/", 1)[0]
+    plain = sep and authority and not set(authority) & set("@?#[]\\")
+    return origin, "{}://{}:{}".format(*origin), f"{scheme}://{authority}/" if plain else None
+
+
+def _on_index_origin(url: str, index_url: str) -> bool:
+    """``_origin(url) == _origin(index_url)``, without parsing ``url`` when it starts
+    with the index's own scheme and authority."""
+    origin, _, prefix = _index_origin(index_url)
+    if prefix is not None and url.startswith(prefix):
+        return True
+    return _origin(url) == origin
 
 
 def _env_proxies() -> bool:
@@ -658,12 +681,12 @@ class _Client:
         url = str(page_file.provenance)
         shown = redact_url(url)
         base = replace(base, provenance_url=shown)
-        off_origin = _origin(url) != _origin(index_url)
+        off_origin = not _on_index_origin(url, index_url)
         if self.mirror is None and off_origin and not self._allowed_off_origin(index_url, url):
             return replace(
                 base, reason=f"provenance URL {shown} is not on the index's origin; refused"
             )
-        return base, url, "{}://{}:{}".format(*_origin(index_url))
+        return base, url, _index_origin(index_url)[1]
 
     async def provenance(self, index_url: str, page_file: _PageFile) -> FetchedFile:
         started = self.provenance_start(index_url, page_file)

@@ -121,6 +121,10 @@ class _Dropped(Exception):
     """A row that exists but must not be trusted; the message says why."""
 
 
+_SIGNED_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""The JSON text an entry's MAC is taken over (``json.dumps(fields, sort_keys=True,
+separators=(",", ":"))``, without building an encoder for every row)."""
+
 _GATHER = 0.05
 """Seconds the writer thread lets a trickle of queued writes gather before it commits them."""
 _BATCH = 500
@@ -213,7 +217,7 @@ class Store(ABC):
     # -- authenticated entries ---------------------------------------------------
 
     def _mac(self, kind: str, key: str, fields: dict[str, object]) -> str:
-        signed = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        signed = _SIGNED_JSON.encode(fields)
         return mac(self.key, "bomguard-store", kind, key, signed)
 
     def get(

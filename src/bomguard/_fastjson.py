@@ -86,16 +86,25 @@ def dumps_reindentable(data: Any, indent: str | None) -> tuple[bytes, bytes, Rei
             pass
         else:
             step = indent.encode("ascii")
-            return text, b"\n", lambda piece: _reindent(piece, step)
+            depth = _depth(text)
+            return text, b"\n", lambda piece: _reindent(piece, step, depth)
     text, newline = dumps_parts(data, indent)
     return text, newline, None
 
 
-def _reindent(piece: bytes, step: bytes) -> bytes:
-    """``piece`` of two-space indented JSON text with ``step`` for each level instead."""
+def _depth(text: bytes) -> int:
+    """One more than the deepest indentation level of two-space indented ``text``."""
     depth = 1
-    while b"\n" + b"  " * depth in piece:
+    while b"\n" + b"  " * depth in text:
         depth += 1
+    return depth
+
+
+def _reindent(piece: bytes, step: bytes, depth: int | None = None) -> bytes:
+    """``piece`` of two-space indented JSON text with ``step`` for each level instead
+    (``depth``: :func:`_depth` of the whole text, if known; else found in ``piece``)."""
+    if depth is None:
+        depth = _depth(piece)
     # Deepest first; a rewritten line starts with NUL so that no shallower pattern
     # matches its indentation again, and NUL turns back into the newline at the end.
     for level in range(depth - 1, 0, -1):

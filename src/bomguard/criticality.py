@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -80,6 +81,11 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir("bomguard", appauthor=False))
 
 
+_CANONICAL = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*").fullmatch
+"""Whether a project name is already in its normalized form (as every name of the shipped
+snapshot is): ``canonicalize_name`` would return it unchanged."""
+
+
 def parse_ranks(raw: bytes, label: str) -> dict[str, int]:
     """Ranks from a TSV (``rank``, ``project``) or top-pypi-packages JSON; InputError if neither."""
     text = raw.decode("utf-8-sig", errors="replace")
@@ -102,7 +108,10 @@ def parse_ranks(raw: bytes, label: str) -> dict[str, int]:
             parts = line.split("\t")
             if len(parts) < 2 or not parts[0].strip().isdigit() or not parts[1].strip():
                 raise InputError(f"{label}: line {number}: expected 'rank<TAB>project'")
-            ranks.setdefault(str(canonicalize_name(parts[1].strip())), int(parts[0]))
+            name = parts[1].strip()
+            if not _CANONICAL(name):
+                name = str(canonicalize_name(name))
+            ranks.setdefault(name, int(parts[0]))
     if not ranks:
         raise InputError(f"{label}: no projects listed")
     return ranks

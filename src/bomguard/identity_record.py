@@ -9,6 +9,7 @@ requires it to equal the record field by field.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -51,9 +52,19 @@ TRUSTED_PUBLISHER = "publisher:trusted-publisher"
 signature to."""
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def record_json(value: Mapping[str, object]) -> str:
     """Canonical JSON (sorted keys, no spaces) for a record or a Trusted Publisher."""
-    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(dict(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _publisher_json(items: tuple[tuple[str, str], ...]) -> str:
+    """:func:`record_json` of a Trusted Publisher (a few distinct ones per run, each
+    written for every file it published)."""
+    return record_json(dict(items))
 
 
 def identity_record(identity: Identity) -> dict[str, str]:
@@ -65,13 +76,33 @@ def identity_record(identity: Identity) -> dict[str, str]:
         if value:
             out[key] = str(value)
     if identity.trusted_publisher:
-        out[TRUSTED_PUBLISHER] = record_json(identity.trusted_publisher)
+        try:
+            out[TRUSTED_PUBLISHER] = _publisher_json(tuple(identity.trusted_publisher.items()))
+        except TypeError:  # a value that does not hash: not cached
+            out[TRUSTED_PUBLISHER] = record_json(identity.trusted_publisher)
     return out
 
 
+_KEYS: dict[int, tuple[Identity, tuple[tuple[str, str], ...]]] = {}
+""":func:`identity_key` of the identities seen last, by ``id`` (each entry holds its
+identity, so that the ``id`` is not reused while it is cached)."""
+_KEYS_KEPT = 4096
+
+
 def identity_key(identity: Identity) -> tuple[tuple[str, str], ...]:
-    """A hashable form of the recorded identity: two identities are one when equal."""
-    return tuple(sorted(identity_record(identity).items()))
+    """A hashable form of the recorded identity: two identities are one when equal.
+
+    Asked several times for each file's identity (drift, properties, evidence), so the
+    keys of recent identities are kept (identities are immutable).
+    """
+    hit = _KEYS.get(id(identity))
+    if hit is not None and hit[0] is identity:
+        return hit[1]
+    key = tuple(sorted(identity_record(identity).items()))
+    if len(_KEYS) >= _KEYS_KEPT:
+        _KEYS.clear()
+    _KEYS[id(identity)] = (identity, key)
+    return key
 
 
 def as_record(data: object) -> dict[str, str] | None:

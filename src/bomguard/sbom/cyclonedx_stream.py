@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
 from typing import IO, Any
 
 from bomguard._fastjson import dumps_reindentable
@@ -38,33 +39,38 @@ def write_json(
     """Write ``data`` as JSON to ``handle``, each placeholder of ``spool`` replaced by the
     base64 text of its provenance object."""
     skeleton, newline, reindent = dumps_reindentable(data, indent)
-    view = memoryview(skeleton)
-
-    def write(at: int, end: int) -> None:
-        """Write ``skeleton[at:end]`` (re-indented, a bounded piece at a time)."""
-        if reindent is None:
-            handle.write(view[at:end])
-            return
-        while end - at > _PIECE:
-            # Cut before a newline: a valid cut for the re-indenting (_fastjson).
-            cut = skeleton.rfind(b"\n", at + 1, at + _PIECE)
-            if cut < 0:
-                break
-            handle.write(reindent(skeleton[at:cut]))
-            at = cut
-        handle.write(reindent(skeleton[at:end]))
-
     if spool is None or not len(spool):
-        write(0, len(skeleton))
+        if reindent is None:
+            handle.write(skeleton)
+        else:
+            for start, end in _pieces(skeleton):
+                handle.write(reindent(skeleton[start:end]))
         handle.write(newline)
         return
     pattern = re.compile(b'"' + re.escape(spool.token.encode("ascii")) + rb'([0-9a-f]{64})"')
-    at = 0
-    for match in pattern.finditer(skeleton):
-        write(at, match.start() + 1)  # a placeholder is mid-line: a valid cut too
-        raw = spool.read(match.group(1).decode("ascii"))
-        for start in range(0, len(raw), _CHUNK):
-            handle.write(base64.b64encode(raw[start : start + _CHUNK]))
-        at = match.end() - 1
-    write(at, len(skeleton))
+    view = memoryview(skeleton)
+    for start, end in _pieces(skeleton):
+        # A piece ends before a newline, so no placeholder (mid-line) is cut in two.
+        text = reindent(skeleton[start:end]) if reindent is not None else view[start:end]
+        at = 0
+        for match in pattern.finditer(text):
+            handle.write(text[at : match.start() + 1])
+            raw = spool.read(match.group(1).decode("ascii"))
+            for begin in range(0, len(raw), _CHUNK):
+                handle.write(base64.b64encode(raw[begin : begin + _CHUNK]))
+            at = match.end() - 1
+        handle.write(text[at:])
     handle.write(newline)
+
+
+def _pieces(text: bytes) -> Iterator[tuple[int, int]]:
+    """``text`` cut into pieces of about :data:`_PIECE` bytes, each cut before a newline
+    (a valid cut for re-indenting, see :mod:`bomguard._fastjson`)."""
+    at = 0
+    while len(text) - at > _PIECE:
+        cut = text.rfind(b"\n", at + 1, at + _PIECE)
+        if cut < 0:
+            break
+        yield at, cut
+        at = cut
+    yield at, len(text)

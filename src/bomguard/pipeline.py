@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bomguard._memory import give_back
+from bomguard._memory import LongLived, collector_paused, give_back
 from bomguard._spool import ProvenanceSpool
 from bomguard.criticality import RankSnapshot, load_snapshot
 from bomguard.drift import Expectation, assess, load_baseline, load_pins
@@ -483,12 +483,21 @@ def enrich(
     loaded. The input file is never written to.
     """
     options = options or EnrichOptions()
+    with LongLived() as run:
+        return _enrich(sbom, options, observer, run)
+
+
+def _enrich(
+    sbom: Path, options: EnrichOptions, observer: Observer | None, run: LongLived
+) -> EnrichResult:
     policies = list(load_policies(options.policies)) if options.policies else [default_policy()]
     if options.strict:
         policies.append(strict_policy())
     baseline = load_baseline(options.baseline) if options.baseline else {}
     pins = load_pins(options.pins) if options.pins else {}
-    document = read_sbom(sbom, options.input_format)
+    with collector_paused():  # a parse makes no cyclic garbage, only objects kept
+        document = read_sbom(sbom, options.input_format)
+        run.keep()
     components = document.components()
     if document.supports_declarations:
         _refuse_shared_bom_refs(sbom, components)
@@ -527,6 +536,7 @@ def enrich(
     # stay until the collector happens to run, and everything after comes on top.
     gc.collect()
     give_back()
+    run.keep()  # the evidence, held to the end
     if location is not None and requests:
         from bomguard.store.history import record_run, sbom_label
 

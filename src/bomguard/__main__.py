@@ -1,6 +1,6 @@
 """``python -m bomguard``."""
 
-from bomguard.cli import main
+from bomguard.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -28,7 +28,7 @@ from bomguard import __version__
 from bomguard.cli._common import EXIT_FAIL, EXIT_INPUT, EXIT_OPERATIONAL, EXIT_PASS
 from bomguard.errors import BomguardError, describe
 
-__all__ = ["EXIT_FAIL", "EXIT_INPUT", "EXIT_OPERATIONAL", "EXIT_PASS", "cli", "main"]
+__all__ = ["EXIT_FAIL", "EXIT_INPUT", "EXIT_OPERATIONAL", "EXIT_PASS", "cli", "entry", "main"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -165,6 +165,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def entry() -> NoReturn:
+    """The ``bomguard`` command (and ``python -m bomguard``): :func:`main`, then the process
+    ends without tearing the interpreter down (:mod:`bomguard.cli._exit`)."""
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code
+        if code is not None and not isinstance(code, int):
+            raise  # a message to print: Python's own exit does that
+        from bomguard.cli._exit import leave
+
+        leave(code or 0)
+    raise AssertionError("main() always exits")  # pragma: no cover
 
 
 def _run(args: list[str], verbose: bool) -> None:

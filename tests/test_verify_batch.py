@@ -148,3 +148,17 @@ def test_verification_while_fetching_agrees_with_one_process(index_server, tmp_p
     assert {k for k, v in outcomes[0].items() if v is Status.VERIFIED} == set(
         names
     ) - expected_invalid
+
+
+def test_result_keys_name_the_installed_versions_importlib_names() -> None:
+    """The versions a stored result is keyed by are the installed ones (an upgrade of any
+    of them never reuses a result)."""
+    from importlib.metadata import version
+
+    from bomguard.verify.batch import _installed_version, code_versions
+
+    for dist in ("sigstore", "sigstore-models", "pypi-attestations", "cryptography", "PyYAML"):
+        assert _installed_version(dist) == version(dist)
+        if dist != "PyYAML":
+            assert f"{dist}={version(dist)}" in code_versions()
+    assert _installed_version("no-such-distribution-anywhere") is None

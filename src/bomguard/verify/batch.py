@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -88,17 +89,37 @@ CHECKS_REVISION = 2
 @functools.cache
 def code_versions() -> str:
     """The versions whose code decides a result: an upgrade never reuses old results."""
-    from importlib.metadata import PackageNotFoundError, version
-
     from bomguard._version import __version__
 
     parts = [f"bomguard={__version__}", f"checks={CHECKS_REVISION}"]
     for dist in ("sigstore", "sigstore-models", "pypi-attestations", "cryptography"):
-        try:
-            parts.append(f"{dist}={version(dist)}")
-        except PackageNotFoundError:
-            parts.append(f"{dist}=?")
+        parts.append(f"{dist}={_installed_version(dist) or '?'}")
     return ",".join(parts)
+
+
+def _installed_version(dist: str) -> str | None:
+    """The installed version of ``dist``: from the name of the first ``.dist-info``
+    directory for it on ``sys.path`` (where Python's import finds the package; a wheel
+    install names it ``{name}-{version}.dist-info``), else ``importlib.metadata``'s
+    answer (which parses every candidate's metadata; importing it alone costs more than
+    the rest of this)."""
+    prefix = dist.replace("-", "_") + "-"
+    for entry in sys.path:
+        try:
+            names = [n.lower() for n in os.listdir(entry or ".")]  # noqa: PTH208
+        except OSError:
+            continue
+        found = [n for n in names if n.startswith(prefix) and n.endswith(".dist-info")]
+        if len(found) == 1 and "-" not in found[0][len(prefix) : -len(".dist-info")]:
+            return found[0][len(prefix) : -len(".dist-info")]
+        if found or any(n.startswith(prefix) and n.endswith(".egg-info") for n in names):
+            break  # not one plain wheel install here: ask importlib.metadata
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
 
 
 # -- (de)serialising results ---------------------------------------------------------

@@ -701,6 +701,7 @@ def _evaluate(
             "code" in usage.get(kind, ())
             for kind in ("component.provenance", "component.provenance.files[]")
         )
+        file_facts = usage is None or "files" in usage.get("component.provenance", ())
         for component, evidence in unique:
             name = normalized_name(component)
             rank = snapshot.rank(name) if component.pypi is not None else None
@@ -713,6 +714,7 @@ def _evaluate(
                 change=(changes or {}).get(component.locator),
                 keys=keys,
                 codes=codes,
+                file_facts=file_facts,
             )
             judged.append(Subject(component_label(component), component.bom_ref, facts))
         sbom = sbom_facts(s.facts for s in judged)

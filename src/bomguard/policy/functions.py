@@ -12,12 +12,14 @@ from __future__ import annotations
 import fnmatch
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from bomguard.policy.graphfacts import depends_on, is_dependency_of
+
+if TYPE_CHECKING:  # imported by the first specifier parsed: most runs parse none
+    from packaging.specifiers import SpecifierSet
 
 __all__ = ["PLAIN", "bindings", "parse_specifier", "parse_version"]
 
@@ -34,6 +36,8 @@ def parse_version(text: object, function: str) -> Version:
 
 def parse_specifier(text: object, function: str) -> SpecifierSet:
     """A PEP 440 specifier set, or :class:`ValueError` with a message naming ``function``."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     if not isinstance(text, str):
         raise TypeError(f"{function}: expected a string, got {type(text).__name__}")
     try:

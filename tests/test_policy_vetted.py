@@ -226,3 +226,17 @@ def test_a_warm_cpp_run_imports_neither_cel_python_nor_the_policy_checker(tmp_pa
     assert "celpy" in first  # the first run checks the policy
     assert second == "", f"imported by a warm run: {second}"
     assert len(_entries(tmp_path)) == 1
+
+
+def test_an_entry_of_other_checking_code_is_not_used(tmp_path, key_file, monkeypatch):
+    """After an upgrade of bomguard or of a library the check uses, the policy is checked
+    again (and remembered under the new revision): the older entry is never read."""
+    policy = _policy(tmp_path, GOOD)
+    honest = _enrich(tmp_path, policy, *_cache(tmp_path))
+    ((before, _, _),) = _entries(tmp_path)
+    upgraded = "0" * 64
+    monkeypatch.setattr(vetted, "revision", lambda: upgraded)
+    assert _enrich(tmp_path, policy, *_cache(tmp_path)) == honest
+    keys = [key for key, _, _ in _entries(tmp_path)]
+    assert len(keys) == 2 and before in keys
+    assert vetted._key(policy.read_bytes(), "cpp") in keys

@@ -93,19 +93,23 @@ def analysis_for(policy: Policy) -> Analysis | None:
 
 
 @functools.cache
-def revision() -> str:
-    """A digest of the checking code: bomguard's policy modules (their bytes), the Python
-    version and the installed distributions (their names and versions)."""
+def revision() -> str | None:
+    """A digest of the checking code: bomguard's policy modules and the other files it
+    checks with (their bytes), the Python version and the installed distributions (their
+    names and versions); ``None`` when those files cannot be read (bomguard run from an
+    archive, say), and then nothing is remembered."""
     import bomguard
 
     root = Path(bomguard.__file__).parent
     digest = hashlib.sha256(sys.version.encode())
-    files = sorted((root / "policy").glob("*.py")) + [root / f for f in _CHECKING_FILES]
-    for path in files:
+    modules = sorted((root / "policy").glob("*.py"))
+    if not modules:
+        return None
+    for path in [*modules, *(root / f for f in _CHECKING_FILES)]:
         try:
             body = path.read_bytes()
         except OSError:
-            body = b"\0missing"
+            return None
         digest.update(f"\0{path.relative_to(root)}\0{len(body)}\0".encode())
         digest.update(body)
     installed: set[str] = set()
@@ -117,7 +121,9 @@ def revision() -> str:
 
 
 def _key(raw: bytes, engine: str) -> str:
-    material = f"{hashlib.sha256(raw).hexdigest()}\0{engine}\0{revision()}"
+    code = revision()
+    assert code is not None  # else no store is used (see _store)
+    material = f"{hashlib.sha256(raw).hexdigest()}\0{engine}\0{code}"
     return hashlib.sha256(material.encode()).hexdigest()
 
 
@@ -312,7 +318,7 @@ def _store(engine: str | None, location: str | None) -> Store | None:
     """The store to remember checks in, for a run on ``engine`` (``None`` for none)."""
     from bomguard.policy.cel_engines import resolved_name
 
-    if location is None or resolved_name(engine) != ENGINE:
+    if location is None or resolved_name(engine) != ENGINE or revision() is None:
         return None
     from bomguard.store import shared_store
 

@@ -21,7 +21,7 @@ import pytest
 from helpers import cdx, run_cli, write_json
 from storerows import Rows
 
-from bomguard.policy import vetted
+from bomguard.policy import load_policy, vetted
 from bomguard.policy.cel_engines import cpp_available
 from bomguard.store import flush_all
 
@@ -240,3 +240,54 @@ def test_an_entry_of_other_checking_code_is_not_used(tmp_path, key_file, monkeyp
     keys = [key for key, _, _ in _entries(tmp_path)]
     assert len(keys) == 2 and before in keys
     assert vetted._key(policy.read_bytes(), "cpp") in keys
+
+
+POLICIES = Path(__file__).resolve().parent.parent / "policies"
+WAIVED = (
+    "apiVersion: bomguard/v1\nkind: Policy\n"
+    "metadata:\n  name: waived\n  owner: security\n  description: licences, waived\n"
+    "  references:\n    - {id: LIC-1, title: Licensing, url: 'https://example.com/lic'}\n"
+    "critical: [Alpha, beta]\n"
+    "rules:\n"
+    "  - id: mit-only\n"
+    "    severity: warning\n"
+    "    description: MIT only\n"
+    "    message: '{name} {version}: not MIT'\n"
+    "    references: [LIC-1]\n"
+    "    require: component.licenses.all(l, l == 'MIT')\n"
+    "  - id: coverage\n"
+    "    scope: sbom\n"
+    "    require: sbom.coverage.overall >= 1.0 && sbom.components == 2\n"
+    "waivers:\n"
+    "  - rule: mit-only\n"
+    "    name: Beta\n"
+    "    reason: accepted (TICKET-1)\n"
+    "    approver: alice@example.com\n"
+    "    expires: 2999-01-01\n"
+    "  - rule: mit-only\n"
+    "    purl: pkg:pypi/gamma@*\n"
+    "    reason: long gone\n"
+    "    approver: bob@example.com\n"
+    "    expires: 2001-01-01\n"
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["waived.yaml", *sorted(p.name for p in POLICIES.glob("*.yaml") if ".tests." not in p.name)],
+)
+def test_every_kind_of_policy_is_remembered_as_it_was_loaded(tmp_path, key_file, name):
+    """Waivers, references, critical names and top, messages, severities, scopes: the
+    verdict (which lists the policies and the waivers' use) of a run on the remembered
+    policy is the fresh one's."""
+    policy = tmp_path / name
+    policy.write_text(WAIVED if name == "waived.yaml" else (POLICIES / name).read_text())
+    fresh = _enrich(tmp_path, policy, "--no-cache")
+    assert fresh[1] is not None
+    assert _enrich(tmp_path, policy, *_cache(tmp_path)) == fresh
+    ((_, meta, _),) = _entries(tmp_path)
+    assert _enrich_alone(tmp_path, policy, *_cache(tmp_path))[:2] == fresh
+    assert len(_entries(tmp_path)) == 1
+    sha256 = vetted.hashlib.sha256(policy.read_bytes()).hexdigest()
+    remembered, _ = vetted._decode(meta, str(policy), sha256)
+    assert remembered == load_policy(policy)

@@ -248,8 +248,8 @@ def test_trimmed_facts_judge_exactly_as_the_full_facts(
         (_component(901), ComponentEvidence(Status.VERIFIED, "", files)),
     ]
     trimmed = evaluate(policies, subjects, now=NOW, engine=engine)
-    assert any(evaluation._usage(p) is not None for p in policies)
-    monkeypatch.setattr(evaluation, "_usage", lambda policy: None)
+    assert any(evaluation.usage_of(p) is not None for p in policies)
+    monkeypatch.setattr(evaluation, "usage_of", lambda policy: None)
     full = evaluate(policies, subjects, now=NOW, engine=engine)
     assert trimmed.to_dict() == full.to_dict()
 

@@ -46,14 +46,8 @@ from bomguard.models import (
     Status,
     summarize,
 )
-from bomguard.policy import (
-    Policy,
-    Verdict,
-    default_policy,
-    evaluate,
-    load_policies,
-    strict_policy,
-)
+from bomguard.policy import Policy, Verdict, evaluate
+from bomguard.policy.vetted import load_for_run
 from bomguard.sbom import SbomDocument, read_sbom
 from bomguard.sbom.graph import DependencyGraph, build_graph
 from bomguard.sbom.properties import addition_for, with_graph
@@ -490,9 +484,14 @@ def enrich(
 def _enrich(
     sbom: Path, options: EnrichOptions, observer: Observer | None, run: LongLived
 ) -> EnrichResult:
-    policies = list(load_policies(options.policies)) if options.policies else [default_policy()]
-    if options.strict:
-        policies.append(strict_policy())
+    # Checked as load_policies() checks them; a cpp run remembers the check in the store.
+    policies = load_for_run(
+        options.policies,
+        strict=options.strict,
+        engine=options.cel_engine,
+        location=store_location(options.index),
+        tampered=_tampered_to(observer),
+    )
     baseline = load_baseline(options.baseline) if options.baseline else {}
     pins = load_pins(options.pins) if options.pins else {}
     with collector_paused():  # a parse makes no cyclic garbage, only objects kept

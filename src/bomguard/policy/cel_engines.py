@@ -7,7 +7,8 @@ engine then compiles what passed and evaluates it. Outcomes are the same with ei
 engine (a test compares them); the text of an evaluation error may differ.
 
 ``auto`` picks cel-expr-python when it is installed (``pip install cel-expr-python``),
-else cel-python.
+else cel-python. Each engine imports its library when it is made, so a run on one
+engine never pays for importing the other.
 """
 
 from __future__ import annotations
@@ -21,19 +22,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import celpy
-import celpy.celtypes
-from celpy.adapter import json_to_cel
-from celpy.evaluation import CELEvalError, Evaluator
-
 from bomguard.errors import InputError
-from bomguard.policy.checker import ExpressionProblem
 from bomguard.policy.facts import sample_component_facts, sbom_facts
-from bomguard.policy.functions import BINDINGS, PLAIN
+from bomguard.policy.functions import PLAIN, bindings
 from bomguard.policy.model import Scope
+from bomguard.policy.problems import ExpressionProblem
 from bomguard.policy.vocabulary import FUNCTIONS, CelType
 
-__all__ = ["ENGINE_NAMES", "Engine", "describe_error", "get_engine"]
+__all__ = ["ENGINE_NAMES", "Engine", "describe_error", "get_engine", "resolved_name"]
 
 ENGINE_NAMES = ("auto", "python", "cpp")
 """What ``--cel-engine`` accepts."""
@@ -57,6 +53,8 @@ def one_line(text: str) -> str:
 
 def describe_error(err: BaseException) -> str:
     """One line saying why an expression could not be evaluated (cel-python)."""
+    from celpy.evaluation import CELEvalError
+
     if isinstance(err, CELEvalError):
         args = err.args
         text = str(args[0]) if args else "evaluation error"
@@ -79,6 +77,8 @@ class Engine(abc.ABC):
     """Compiles checked CEL expressions and evaluates them over plain (JSON-like) facts."""
 
     name: str
+    #: Whether :meth:`compile` needs the parse tree (else it is given ``None``).
+    needs_tree: bool = True
 
     @abc.abstractmethod
     def compile(
@@ -111,7 +111,8 @@ class Engine(abc.ABC):
         return None
 
 
-class _Runner(celpy.InterpretedRunner):
+@functools.cache
+def _runner_class() -> type:
     """cel-python's interpreter, with the environment's activation built once per program.
 
     cel-python's own runner builds that activation (every type name's annotation) anew
@@ -120,14 +121,19 @@ class _Runner(celpy.InterpretedRunner):
     does itself for a macro's variable. Name resolution is the same: the variables
     first, then the environment.
     """
+    import celpy
+    from celpy.evaluation import Evaluator
 
-    _base: Any = None
+    class _Runner(celpy.InterpretedRunner):
+        _base: Any = None
 
-    def evaluate(self, context: Any) -> Any:
-        if self._base is None:
-            self._base = self.new_activation()
-        activation = self._base.nested_activation(vars=context)
-        return Evaluator(ast=self.ast, activation=activation).evaluate(None)
+        def evaluate(self, context: Any) -> Any:
+            if self._base is None:
+                self._base = self.new_activation()
+            activation = self._base.nested_activation(vars=context)
+            return Evaluator(ast=self.ast, activation=activation).evaluate(None)
+
+    return _Runner
 
 
 class CelPythonEngine(Engine):
@@ -136,12 +142,19 @@ class CelPythonEngine(Engine):
     name = "python"
 
     def __init__(self) -> None:
+        import celpy
+        import celpy.celtypes
+        from celpy.adapter import json_to_cel
+        from celpy.evaluation import CELEvalError
+
         from bomguard.policy._celparser import prepare
 
+        self._bool, self._error = celpy.celtypes.BoolType, CELEvalError
+        self._timestamp, self._to_cel = celpy.celtypes.TimestampType, json_to_cel
         prepare()  # the grammar's parser, built once per user (see _celparser)
         # celpy raises the recursion limit when an Environment is made; never lower it.
         limit = sys.getrecursionlimit()
-        self.env = celpy.Environment(runner_class=_Runner)
+        self.env = celpy.Environment(runner_class=_runner_class())
         sys.setrecursionlimit(max(limit, sys.getrecursionlimit()))
         self.probes: dict[Scope, Any] = {}
 
@@ -158,12 +171,12 @@ class CelPythonEngine(Engine):
     def compile(
         self, text: str, ast: Any, scope: Scope
     ) -> tuple[Any, tuple[ExpressionProblem, ...]]:
-        program = self.env.program(ast, functions=BINDINGS)
+        program = self.env.program(ast, functions=bindings())
         try:
             value = program.evaluate(self._probe(scope))
         except Exception:  # data-dependent: judged per component, where it fails closed
             return program, ()
-        if not isinstance(value, (celpy.celtypes.BoolType, CELEvalError)):
+        if not isinstance(value, (self._bool, self._error)):
             message = f"must be a boolean expression, got {_type_name(value)}"
             return None, (ExpressionProblem(0, message),)
         return program, ()
@@ -172,9 +185,9 @@ class CelPythonEngine(Engine):
         activation: dict[str, Any] = dict(shared) if shared is not None else {}
         for name, value in variables.items():
             if isinstance(value, dt.datetime):
-                activation[name] = celpy.celtypes.TimestampType(value)
+                activation[name] = self._timestamp(value)
             else:
-                activation[name] = json_to_cel(value)
+                activation[name] = self._to_cel(value)
         return activation
 
     def run(self, program: Any, activation: Any) -> tuple[bool, str | None]:
@@ -182,9 +195,9 @@ class CelPythonEngine(Engine):
             value = program.evaluate(activation)
         except Exception as err:  # fail closed: any failure is reported, never raised
             return False, describe_error(err)
-        if isinstance(value, CELEvalError):
+        if isinstance(value, self._error):
             return False, describe_error(value)
-        if not isinstance(value, celpy.celtypes.BoolType):
+        if not isinstance(value, self._bool):
             return False, f"expected a boolean result, got {_type_name(value)}"
         return bool(value), None
 
@@ -193,6 +206,7 @@ class CelCppEngine(Engine):
     """cel-expr-python: CEL's C++ runtime, type-checked against the declared variables."""
 
     name = "cpp"
+    needs_tree = False
 
     def __init__(self) -> None:
         cel: Any = importlib.import_module("cel_expr_python.cel")
@@ -213,17 +227,21 @@ class CelCppEngine(Engine):
             )
             for f in FUNCTIONS
         ]
-        dyn_map = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
-        self.envs = {
-            Scope.COMPONENT: cel.NewEnv(
-                variables={"component": dyn_map, "sbom": dyn_map, "now": cel.Type.TIMESTAMP},
-                functions=declarations,
-            ),
-            Scope.SBOM: cel.NewEnv(
-                variables={"sbom": dyn_map, "now": cel.Type.TIMESTAMP},
-                functions=declarations,
-            ),
-        }
+        self._declarations = declarations
+        self._envs: dict[Scope, Any] = {}
+
+    def env(self, scope: Scope) -> Any:
+        """The environment of ``scope``'s variables (made on first use: a run whose rules
+        all judge components never makes the SBOM one)."""
+        env = self._envs.get(scope)
+        if env is None:
+            cel = self.cel
+            dyn_map = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
+            variables = {"sbom": dyn_map, "now": cel.Type.TIMESTAMP}
+            if scope is Scope.COMPONENT:
+                variables = {"component": dyn_map, **variables}
+            env = self._envs[scope] = cel.NewEnv(variables=variables, functions=self._declarations)
+        return env
 
     def _type(self, kind: CelType) -> Any:
         if kind.kind == "object":
@@ -239,7 +257,7 @@ class CelCppEngine(Engine):
         self, text: str, ast: Any, scope: Scope
     ) -> tuple[Any, tuple[ExpressionProblem, ...]]:
         try:
-            program = self.envs[scope].compile(text)
+            program = self.env(scope).compile(text)
         except Exception as err:  # the C++ checker's own verdict, as one line
             return None, (ExpressionProblem(0, one_line(str(err))),)
         result = program.return_type()
@@ -253,7 +271,7 @@ class CelCppEngine(Engine):
         # expression first reads it), not once per rule.
         data = {**shared[1], **variables} if shared is not None else dict(variables)
         scope = Scope.COMPONENT if "component" in data else Scope.SBOM
-        return self.envs[scope].Activation(data=data), data
+        return self.env(scope).Activation(data=data), data
 
     def combine(self, rules: Sequence[tuple[str | None, str]], scope: Scope) -> Any:
         # One CEL int, two bits per rule. Any error or non-boolean in any rule makes the
@@ -270,7 +288,7 @@ class CelCppEngine(Engine):
                 term = f"(({when}\n) ? {term} : {NOT_APPLICABLE})"
             terms.append(term)
         try:
-            program = self.envs[scope].compile(" + ".join(terms))
+            program = self.env(scope).compile(" + ".join(terms))
         except Exception:  # the rules alone compiled: judge them one by one
             return None
         if program.return_type() != self.cel.Type.INT:
@@ -311,6 +329,19 @@ def _engine(name: str) -> Engine:
     if name == "cpp":
         return CelCppEngine()
     return CelPythonEngine()
+
+
+def resolved_name(name: str | Engine | None) -> str | None:
+    """The name of the engine :func:`get_engine` gives for ``name``, without making it;
+    ``None`` where it raises."""
+    if isinstance(name, Engine):
+        return name.name
+    choice = name or "python"
+    if choice == "auto":
+        choice = "cpp" if cpp_available() else "python"
+    if choice not in ENGINE_NAMES or (choice == "cpp" and not cpp_available()):
+        return None
+    return choice
 
 
 def get_engine(name: str | Engine | None = None) -> Engine:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeAlias
 
 import celpy.celtypes
@@ -27,6 +26,7 @@ import lark
 from celpy.evaluation import celstr
 
 from bomguard.policy.functions import parse_specifier, parse_version
+from bomguard.policy.problems import ExpressionProblem
 from bomguard.policy.vocabulary import (
     BOOL,
     BYTES,
@@ -50,14 +50,6 @@ from bomguard.policy.vocabulary import (
 __all__ = ["ExpressionProblem", "check_expression"]
 
 Tree: TypeAlias = "lark.Tree[lark.Token]"
-
-
-@dataclass(frozen=True, slots=True)
-class ExpressionProblem:
-    """One problem, at a 0-based character offset into the expression text."""
-
-    offset: int
-    message: str
 
 
 _NUMERIC = frozenset({"int", "uint", "double"})

@@ -19,10 +19,7 @@ import gc
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import celpy
-from celpy.celparser import CELParseError
+from typing import TYPE_CHECKING, Any, Literal
 
 from bomguard.criticality import RankSnapshot, load_snapshot
 from bomguard.errors import InputError
@@ -37,7 +34,6 @@ from bomguard.policy.cel_engines import (
     get_engine,
     one_line,
 )
-from bomguard.policy.checker import ExpressionProblem, check_expression
 from bomguard.policy.facts import (
     component_facts,
     component_label,
@@ -47,11 +43,15 @@ from bomguard.policy.facts import (
 )
 from bomguard.policy.graphfacts import graph_facts_by_locator, uses_reachability
 from bomguard.policy.model import SBOM_SUBJECT, Outcome, Policy, Rule, Scope, Waiver
-from bomguard.policy.problems import Problem
+from bomguard.policy.problems import ExpressionProblem, Problem
 from bomguard.policy.usage import Usage, component_keys, policy_usage, trimmer
 from bomguard.policy.verdict import Finding, Result, Verdict, WaiverUse
+from bomguard.policy.vetted import analysis_for
 from bomguard.policy.vocabulary import variables_for
 from bomguard.sbom.graph import DependencyGraph
+
+if TYPE_CHECKING:
+    from celpy.celparser import CELParseError
 
 __all__ = [
     "CompiledRule",
@@ -82,6 +82,8 @@ class CompiledRule:
 @functools.cache
 def _parser() -> Any:
     """cel-python's parser: every engine's expressions are parsed and checked with it."""
+    import celpy
+
     from bomguard.policy._celparser import prepare
 
     prepare()  # the grammar's parser, built once per user (see _celparser)
@@ -149,6 +151,10 @@ def _too_deep() -> ExpressionProblem:
 
 @functools.lru_cache(maxsize=2048)
 def _compile(text: str, scope: Scope, engine: Engine) -> tuple[Any, tuple[ExpressionProblem, ...]]:
+    from celpy.celparser import CELParseError
+
+    from bomguard.policy.checker import check_expression
+
     too_long = limits.text_problem(text)
     if too_long is not None:
         return None, (ExpressionProblem(0, too_long),)
@@ -214,6 +220,9 @@ def compile_policy(policy: Policy, engine: str | Engine | None = None) -> tuple[
 
 @functools.lru_cache(maxsize=128)
 def _compile_policy(policy: Policy, engine: Engine) -> tuple[CompiledRule, ...]:
+    vetted = _compile_vetted(policy, engine)
+    if vetted is not None:
+        return vetted
     compiled = []
     for index, rule in enumerate(policy.rules):
         done, problems = rule_problems(rule, index, policy.where, engine)
@@ -221,6 +230,27 @@ def _compile_policy(policy: Policy, engine: Engine) -> tuple[CompiledRule, ...]:
             raise problems[0].error()
         assert done is not None
         compiled.append(done)
+    return tuple(compiled)
+
+
+def _compile_vetted(policy: Policy, engine: Engine) -> tuple[CompiledRule, ...] | None:
+    """``policy`` compiled straight by ``engine`` when a remembered check of it for that
+    engine was read in this run (:mod:`bomguard.policy.vetted`); else ``None``."""
+    analysis = analysis_for(policy)
+    if analysis is None or analysis.engine != engine.name or engine.needs_tree:
+        return None
+    compiled = []
+    for rule in policy.rules:
+        programs: dict[str, Any] = {"when": None, "require": None}
+        for key in programs:
+            text = getattr(rule, key)
+            if text is None:
+                continue
+            program, problems = engine.compile(text, None, rule.scope)
+            if problems or program is None:
+                return None  # not as remembered: the full check says why
+            programs[key] = program
+        compiled.append(CompiledRule(rule, programs["when"], programs["require"]))
     return tuple(compiled)
 
 
@@ -463,10 +493,29 @@ def _combined(policy: Policy, engine: Engine) -> Any:
 
 
 @functools.lru_cache(maxsize=128)
-def _usage(policy: Policy) -> Usage | None:
+def usage_of(policy: Policy) -> Usage | None:
     """The ``component`` facts ``policy``'s rules can read (``None``: any)."""
+    analysis = analysis_for(policy)
+    if analysis is not None:
+        return analysis.usage
     rules = [r for r in policy.rules if r.scope is Scope.COMPONENT]
     return policy_usage(t for r in rules for t in (r.when, r.require))
+
+
+@functools.lru_cache(maxsize=128)
+def measures(policy: Policy) -> bool:
+    """Whether the cost of any of ``policy``'s component rules grows with the length of
+    the facts' lists, so that each component's lists must be measured."""
+    analysis = analysis_for(policy)
+    if analysis is not None:
+        return analysis.sensitive
+    return any(
+        limits.data_sensitive(text, Scope.COMPONENT)
+        for rule in policy.rules
+        if rule.scope is Scope.COMPONENT
+        for text in (rule.when, rule.require)
+        if text is not None
+    )
 
 
 def judge_policy(
@@ -494,13 +543,8 @@ def judge_policy(
     compiled = compile_policy(policy, runner)
     per_component = [c for c in compiled if c.rule.scope is Scope.COMPONENT]
     # Measure each component's lists only for rules whose cost depends on them.
-    measure = any(
-        limits.data_sensitive(text, Scope.COMPONENT)
-        for c in per_component
-        for text in (c.rule.when, c.rule.require)
-        if text is not None
-    )
-    trim = trimmer(_usage(policy))
+    measure = measures(policy)
+    trim = trimmer(usage_of(policy))
     shared = runner.bind({"sbom": sbom, "now": now})
     combined = _combined(policy, runner) if per_component else None
     name, append = policy.name, findings.append
@@ -651,12 +695,13 @@ def _evaluate(
             )
         placed = placed_by[reach]
         judged = []
-        usage = _usage(policy)
+        usage = usage_of(policy)
         keys = component_keys(usage)
         codes = usage is None or any(
             "code" in usage.get(kind, ())
             for kind in ("component.provenance", "component.provenance.files[]")
         )
+        file_facts = usage is None or "files" in usage.get("component.provenance", ())
         for component, evidence in unique:
             name = normalized_name(component)
             rank = snapshot.rank(name) if component.pypi is not None else None
@@ -669,6 +714,7 @@ def _evaluate(
                 change=(changes or {}).get(component.locator),
                 keys=keys,
                 codes=codes,
+                file_facts=file_facts,
             )
             judged.append(Subject(component_label(component), component.bom_ref, facts))
         sbom = sbom_facts(s.facts for s in judged)

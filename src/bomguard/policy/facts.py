@@ -125,6 +125,7 @@ def component_facts(
     change: Mapping[str, Any] | None = None,
     keys: Collection[str] | None = None,
     codes: bool = True,
+    file_facts: bool = True,
 ) -> dict[str, Any]:
     """The JSON-ready value bound to ``component`` in CEL (see the module docstring).
 
@@ -137,7 +138,8 @@ def component_facts(
     ``keys`` (default: all) names the keys the caller needs; the others of
     :data:`OPTIONAL_KEYS` are left out (never computed). The rest are always there.
     Without ``codes``, the reason codes (``code`` of the provenance and of each file) are
-    not worked out and left blank, for callers that do not read them.
+    not worked out and left blank, for callers that do not read them. Without
+    ``file_facts``, ``provenance.files`` is left empty, for callers that do not read it.
     """
     status, reason = component_status(component, evidence)
     files = evidence.files if evidence is not None else ()
@@ -174,7 +176,7 @@ def component_facts(
                     "digest_source": f.digest_source.value if f.digest_source else "",
                     "publisher": _publisher(f.identity, made),
                 }
-                for f in files
+                for f in (files if file_facts else ())
             ],
             "verified_files": sum(1 for f in files if f.status is Status.VERIFIED),
             "total_files": len(files),

@@ -1,7 +1,7 @@
 """The functions bomguard adds to CEL (declared in :data:`~bomguard.policy.vocabulary.FUNCTIONS`).
 
 Each is written once on plain Python values (:data:`PLAIN`, raising ``ValueError`` or
-``TypeError`` with a one-line message for a bad argument). :data:`BINDINGS` wraps them
+``TypeError`` with a one-line message for a bad argument). :func:`bindings` wraps them
 for cel-python, turning those exceptions into a ``CELEvalError`` value; the cpp engine
 binds :data:`PLAIN` directly and gets an error value the same way. Either way a rule
 using them fails closed on that component instead of raising.
@@ -10,17 +10,18 @@ using them fails closed on that component instead of raising.
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import celpy.celtypes
-from celpy.evaluation import CELEvalError
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from bomguard.policy.graphfacts import depends_on, is_dependency_of
 
-__all__ = ["BINDINGS", "PLAIN", "parse_specifier", "parse_version"]
+if TYPE_CHECKING:  # imported by the first specifier parsed: most runs parse none
+    from packaging.specifiers import SpecifierSet
+
+__all__ = ["PLAIN", "bindings", "parse_specifier", "parse_version"]
 
 
 def parse_version(text: object, function: str) -> Version:
@@ -35,6 +36,8 @@ def parse_version(text: object, function: str) -> Version:
 
 def parse_specifier(text: object, function: str) -> SpecifierSet:
     """A PEP 440 specifier set, or :class:`ValueError` with a message naming ``function``."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     if not isinstance(text, str):
         raise TypeError(f"{function}: expected a string, got {type(text).__name__}")
     try:
@@ -84,6 +87,9 @@ PLAIN: dict[str, Callable[..., Any]] = {
 
 def _celpy(name: str, function: Callable[..., Any], arity: int) -> Callable[..., Any]:
     """``function`` on cel-python values: its ValueError/TypeError become a CEL error value."""
+    import celpy.celtypes
+    from celpy.evaluation import CELEvalError
+
     result = celpy.celtypes.IntType if name == "version_compare" else celpy.celtypes.BoolType
 
     def call(*args: Any) -> Any:
@@ -105,6 +111,7 @@ def _null_equality(negate: bool) -> Callable[[Any, Any], Any]:
     (and cel-expr-python) says ``false``. Facts that may be null (``component.rank``,
     ``component.graph.depth``) are guarded with ``!= null``, so both engines must agree.
     """
+    import celpy.celtypes
     from celpy.evaluation import bool_eq, bool_ne
 
     def compare(left: Any, right: Any) -> Any:
@@ -115,12 +122,15 @@ def _null_equality(negate: bool) -> Callable[[Any, Any], Any]:
     return compare
 
 
-BINDINGS: dict[str, Callable[..., Any]] = {
-    **{
-        name: _celpy(name, function, 1 if name == "version_valid" else 2)
-        for name, function in PLAIN.items()
-    },
-    "_==_": _null_equality(negate=False),
-    "_!=_": _null_equality(negate=True),
-}
-"""Name to implementation, as ``celpy.Environment.program(functions=…)`` takes them."""
+@functools.cache
+def bindings() -> dict[str, Callable[..., Any]]:
+    """Name to implementation, as ``celpy.Environment.program(functions=…)`` takes them
+    (built on first use: only the cel-python engine imports cel-python)."""
+    return {
+        **{
+            name: _celpy(name, function, 1 if name == "version_valid" else 2)
+            for name, function in PLAIN.items()
+        },
+        "_==_": _null_equality(negate=False),
+        "_!=_": _null_equality(negate=True),
+    }

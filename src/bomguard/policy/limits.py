@@ -25,12 +25,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
-
-import lark
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from bomguard.policy.model import Scope
 from bomguard.policy.vocabulary import CelType
+
+if TYPE_CHECKING:  # imported where parse trees are walked: judging needs none
+    import lark
 
 __all__ = [
     "MAX_COST",
@@ -169,6 +170,8 @@ class _Estimator:
         return self.element(bound)
 
     def visit(self, node: Tree | lark.Token | None, env: Mapping[str, Bound]) -> Bound:
+        import lark
+
         if not isinstance(node, lark.Tree):
             return _scalar(1)
         kids = [c for c in node.children if c is not None]
@@ -344,12 +347,16 @@ class _Estimator:
 
 
 def _exprs(node: Tree | lark.Token | None) -> list[Tree]:
+    import lark
+
     if not isinstance(node, lark.Tree):
         return []
     return [c for c in node.children if isinstance(c, lark.Tree)]
 
 
 def _ident_name(node: Tree) -> str | None:
+    import lark
+
     current: Tree | lark.Token = node
     while isinstance(current, lark.Tree):
         kids = [c for c in current.children if c is not None]
@@ -372,6 +379,8 @@ def text_problem(text: str) -> str | None:
 
 def tree_depth(tree: Tree) -> int:
     """How deep a parse tree is (computed without recursion)."""
+    import lark
+
     deepest = 0
     stack: list[tuple[Any, int]] = [(tree, 1)]
     while stack:

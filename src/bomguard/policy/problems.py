@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 from bomguard.errors import InputError
 
-__all__ = ["PolicyProblems", "Problem"]
+__all__ = ["ExpressionProblem", "PolicyProblems", "Problem"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpressionProblem:
+    """One problem of a CEL expression, at a 0-based character offset into its text."""
+
+    offset: int
+    message: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import lark
-
-from bomguard.policy.checker import _Checker, _string_literal
 from bomguard.policy.limits import data_length
 from bomguard.policy.model import Scope
 from bomguard.policy.vocabulary import COMPONENT, CelType, variables_for
 
 __all__ = ["Usage", "component_keys", "policy_usage", "trimmer"]
+
+if TYPE_CHECKING:
+    import lark
 
 Tree: TypeAlias = "lark.Tree[lark.Token]"
 
@@ -76,18 +76,26 @@ def _holds_facts(kind: CelType | None) -> bool:
     return False
 
 
-class _Recorder(_Checker):
-    """The checker, remembering the type it found for every node."""
+@functools.cache
+def _recorder_class() -> type:
+    """The checker, remembering the type it found for every node (made on first use:
+    the checker imports cel-python, which trimming facts does not need)."""
+    import lark
 
-    def __init__(self, variables: Mapping[str, CelType]) -> None:
-        super().__init__(variables, "")
-        self.types: dict[int, CelType] = {}
+    from bomguard.policy.checker import _Checker
 
-    def visit(self, node: Tree | lark.Token | None, env: Mapping[str, CelType]) -> CelType:
-        kind = super().visit(node, env)
-        if isinstance(node, lark.Tree):
-            self.types[id(node)] = kind
-        return kind
+    class _Recorder(_Checker):
+        def __init__(self, variables: Mapping[str, CelType]) -> None:
+            super().__init__(variables, "")
+            self.types: dict[int, CelType] = {}
+
+        def visit(self, node: Tree | lark.Token | None, env: Mapping[str, CelType]) -> CelType:
+            kind = super().visit(node, env)
+            if isinstance(node, lark.Tree):
+                self.types[id(node)] = kind
+            return kind
+
+    return _Recorder
 
 
 def _kids(node: Tree) -> list[Tree | lark.Token]:
@@ -95,8 +103,12 @@ def _kids(node: Tree) -> list[Tree | lark.Token]:
 
 
 def _usage(tree: Tree) -> dict[str, set[str]] | None:
+    import lark
+
+    from bomguard.policy.checker import _string_literal
+
     variables = {name: v.type for name, v in variables_for(Scope.COMPONENT).items()}
-    recorder = _Recorder(variables)
+    recorder: Any = _recorder_class()(variables)
     recorder.visit(tree, dict(variables))
     if recorder.problems:
         return None

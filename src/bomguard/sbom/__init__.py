@@ -232,7 +232,8 @@ def _from_xml(raw: bytes, path: Path | None, label: str, input_format: str | Non
 
 
 def _from_yaml(text: str, path: Path | None, label: str, input_format: str | None) -> SbomDocument:
-    from bomguard.sbom.spdx2_json import Spdx2Json, Spdx2Yaml, load_yaml
+    from bomguard.sbom.spdx2_json import Spdx2Json
+    from bomguard.sbom.spdx2_yaml import Spdx2Yaml, load_yaml
 
     if input_format not in (None, "spdx-yaml"):
         raise _mismatch(label, str(input_format), "it does not start like one")

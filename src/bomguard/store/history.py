@@ -13,8 +13,10 @@ expectation is taken from even when the rows are gone) and the store a **manifes
 MAC'd entry listing every project with a head). A head missing for a listed project, or a
 manifest missing while history exists, is reported as tampering and the ``store`` source
 of those projects becomes *unchecked* (``strict`` fails); it is never read as "no history".
-What stays possible without the key: replacing the whole history with an older authentic
-copy (a restored backup), or emptying the store entirely, which looks like a new store.
+A run that sees the identity a head already names leaves the head as it is (the rows' last
+seen still advances). What stays possible without the key: replacing the whole history with
+an older authentic copy (a restored backup), or emptying the store entirely, which looks
+like a new store.
 """
 
 from __future__ import annotations

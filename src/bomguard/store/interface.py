@@ -68,13 +68,14 @@ def record_sha256(record: str) -> str:
 
 def history_values(history: Sequence[tuple[HistoryRow, str]]) -> list[tuple[object, ...]]:
     """The ``history`` table's column values of each row with its MAC, in table order."""
+    digests: dict[str, str] = {}  # the files of a release usually share one record
     return [
         (
             r.project,
             r.version,
             r.filename,
             r.record,
-            record_sha256(r.record),
+            digests.get(r.record) or digests.setdefault(r.record, record_sha256(r.record)),
             r.sbom,
             r.first_seen,
             r.last_seen,

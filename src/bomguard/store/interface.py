@@ -122,10 +122,9 @@ class _Dropped(Exception):
     """A row that exists but must not be trusted; the message says why."""
 
 
-_SIGNED = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-"""What an entry's MAC covers: its meta fields as compact sorted JSON (one encoder for all)."""
-_META = json.JSONEncoder(sort_keys=True)
-"""How an entry's meta (its fields and MAC) is stored."""
+_SIGNED_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""The JSON text an entry's MAC is taken over (``json.dumps(fields, sort_keys=True,
+separators=(",", ":"))``, without building an encoder for every row)."""
 
 _GATHER = 0.05
 """Seconds the writer thread lets a trickle of queued writes gather before it commits them."""
@@ -134,6 +133,8 @@ _BATCH = 500
 _CHUNK = 100
 """History and SBOM rows are queued this many at a time (one queue item each)."""
 _STOP = object()
+_META_JSON = json.JSONEncoder(sort_keys=True)
+"""How an entry's meta (its fields and MAC) is stored: ``json.dumps(meta, sort_keys=True)``."""
 
 
 class Store(ABC):
@@ -231,7 +232,8 @@ class Store(ABC):
     # -- authenticated entries ---------------------------------------------------
 
     def _mac(self, kind: str, key: str, fields: dict[str, object]) -> str:
-        return mac(self.key, "bomguard-store", kind, key, _SIGNED.encode(fields))
+        signed = _SIGNED_JSON.encode(fields)
+        return mac(self.key, "bomguard-store", kind, key, signed)
 
     def get(
         self, kind: str, key: str, what: str, tampered: Tampered | None, again: str = "fetched"
@@ -352,7 +354,7 @@ class Store(ABC):
         if body is not None:
             signed["body_sha256"] = hashlib.sha256(body).hexdigest()
         signed["mac"] = self._mac(kind, key, signed)
-        row: Row = (kind, key, _META.encode(signed), body)
+        row: Row = (kind, key, _META_JSON.encode(signed), body)
         with self._pending_lock:
             self._pending[(kind, key)] = row
         self._enqueue(("row", row))

@@ -51,12 +51,9 @@ TRUSTED_PUBLISHER = "publisher:trusted-publisher"
 signature to."""
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def record_json(value: Mapping[str, object]) -> str:
     """Canonical JSON (sorted keys, no spaces) for a record or a Trusted Publisher."""
-    return _CANONICAL.encode(dict(value))
+    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def identity_record(identity: Identity) -> dict[str, str]:

@@ -206,7 +206,8 @@ def _expectation(
             )
         if not rows:
             return f"{DriftSource.STORE.value} (the identity history of {project} was removed)"
-    named = head is not None and any(_identity(r) == _identity(head) for r in rows)
+    target = _identity(head) if head is not None else None
+    named = target is not None and any(_identity(r) == target for r in rows)
     if head is not None and not named and tampered is not None:
         tampered(
             f"the stored identity history of {project} {head.version} ({head.filename}) "

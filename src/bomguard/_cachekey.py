@@ -56,9 +56,27 @@ def cache_key() -> bytes | None:
 
 
 def mac(key: bytes, *parts: str) -> str:
-    """HMAC-SHA256 (hex) of ``parts``, joined so that no two lists of parts collide."""
-    h = hmac.new(key, digestmod=hashlib.sha256)
+    """HMAC-SHA256 (hex) of ``parts``, joined so that no two lists of parts collide.
+
+    Each part is its UTF-8 length (8 bytes, big-endian) then its bytes. The HMAC keyed
+    with ``key`` is set up once and copied for each message: the same value as a new HMAC
+    updated part by part, for about a microsecond less (a store checks thousands per run).
+    """
+    keyed = _keyed.get(key)
+    if keyed is None:
+        if len(_keyed) >= _KEYED_MAX:
+            _keyed.clear()
+        keyed = _keyed.setdefault(key, hmac.new(key, digestmod=hashlib.sha256))
+    message = []
     for part in parts:
         raw = part.encode("utf-8")
-        h.update(len(raw).to_bytes(8, "big") + raw)
+        message.append(len(raw).to_bytes(8, "big"))
+        message.append(raw)
+    h = keyed.copy()
+    h.update(b"".join(message))
     return h.hexdigest()
+
+
+_keyed: dict[bytes, hmac.HMAC] = {}
+"""An HMAC set up with each key in use, never updated itself (only its copies are)."""
+_KEYED_MAX = 8

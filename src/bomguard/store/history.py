@@ -13,20 +13,28 @@ expectation is taken from even when the rows are gone) and the store a **manifes
 MAC'd entry listing every project with a head). A head missing for a listed project, or a
 manifest missing while history exists, is reported as tampering and the ``store`` source
 of those projects becomes *unchecked* (``strict`` fails); it is never read as "no history".
-What stays possible without the key: replacing the whole history with an older authentic
-copy (a restored backup), or emptying the store entirely, which looks like a new store.
+A run that sees the identity a head already names leaves the head as it is (the rows' last
+seen still advances). What stays possible without the key: replacing the whole history with
+an older authentic copy (a restored backup), or emptying the store entirely, which looks
+like a new store.
 """
 
 from __future__ import annotations
 
 import json
+import operator
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from bomguard.drift.compare import Expectation
-from bomguard.identity_record import identity_from_record, identity_record, record_json
+from bomguard.identity_record import (
+    RECORDED_FIELDS,
+    identity_from_record,
+    identity_record,
+    record_json,
+)
 from bomguard.models import Component, ComponentEvidence, DriftSource, Status
 from bomguard.store.interface import HistoryRow, SbomRow, Store, Tampered
 
@@ -37,6 +45,10 @@ __all__ = [
     "registration_rows",
     "sbom_label",
 ]
+
+_recorded = operator.attrgetter(*(attribute for _key, attribute in RECORDED_FIELDS))
+"""The :class:`~bomguard.models.Identity` fields its record holds (with its Trusted
+Publisher), as a tuple."""
 
 HEAD = "history-head"
 """Entry kind of a project's history head (keyed by project)."""
@@ -59,6 +71,9 @@ def _latest(rows: Iterable[HistoryRow]) -> HistoryRow:
 
 
 def _head_fields(row: HistoryRow) -> dict[str, object]:
+    # ``seen``: when the head was last written, i.e. when the fleet last saw an identity
+    # other than the one before (a run seeing the head's identity again leaves it as it
+    # is). When each identity was last seen is the rows' ``last_seen``.
     return {
         "version": row.version,
         "filename": row.filename,
@@ -68,12 +83,34 @@ def _head_fields(row: HistoryRow) -> dict[str, object]:
     }
 
 
+def _head_what(project: str) -> str:
+    return f"the stored identity history head of {project}"
+
+
 def _read_head(store: Store, project: str, tampered: Tampered | None) -> HistoryRow | None:
-    what = f"the stored identity history head of {project}"
-    found = store.get(HEAD, project, what, tampered, again="written")
-    if found is None:
-        return None
-    fields = found[0]
+    found = store.get(HEAD, project, _head_what(project), tampered, again="written")
+    return None if found is None else _head_from(project, found[0])
+
+
+def _read_heads(
+    store: Store, projects: Iterable[str], tampered: Tampered | None
+) -> dict[str, HistoryRow]:
+    """The authentic heads of ``projects`` (in one read), by project.
+
+    Remembered by the store until the run is recorded: a head still the same when the
+    run records is not checked twice.
+    """
+    wanted = sorted(set(projects))
+    found = store.get_many(HEAD, wanted, _head_what, tampered, again="written", remember=True)
+    heads = {}
+    for project, (fields, _body) in found.items():
+        head = _head_from(project, fields)
+        if head is not None:
+            heads[project] = head
+    return heads
+
+
+def _head_from(project: str, fields: Mapping[str, object]) -> HistoryRow | None:
     try:
         version, filename = str(fields["version"]), str(fields["filename"])
         record, sbom, seen = str(fields["record"]), str(fields["sbom"]), fields["seen"]
@@ -94,17 +131,30 @@ def _read_manifest(store: Store, tampered: Tampered | None) -> set[str] | None:
     return {p for p in projects if isinstance(p, str)}
 
 
-def _put_heads(store: Store, rows: Iterable[HistoryRow], known: set[str] | None) -> None:
+def _identity(row: HistoryRow) -> tuple[str, str, str, str]:
+    """What a head says, but for when: version, file, identity record and SBOM."""
+    return row.version, row.filename, row.record, row.sbom
+
+
+def _put_heads(
+    store: Store,
+    rows: Iterable[HistoryRow],
+    known: set[str] | None,
+    current: Mapping[str, HistoryRow] | None = None,
+) -> None:
     """Queue a head per project of ``rows`` (its latest row), then the manifest.
 
-    Queued after the rows themselves, so a head never names a row not yet written.
+    A project whose authentic head (in ``current``) already says the same is left as it
+    is. Queued after the rows themselves, so a head never names a row not yet written.
     """
     latest: dict[str, HistoryRow] = {}
     for row in rows:
         if row.project not in latest or _latest((latest[row.project], row)) is row:
             latest[row.project] = row
     for project, row in latest.items():
-        store.put(HEAD, project, _head_fields(row), None)
+        head = current.get(project) if current is not None else None
+        if head is None or _identity(head) != _identity(row):
+            store.put(HEAD, project, _head_fields(row), None)
     listed = set(known or ()) | set(latest)
     if latest and listed != known:
         store.put(*MANIFEST, {"projects": sorted(listed)}, None)
@@ -134,6 +184,17 @@ def expectation_from_history(
     """
     rows = store.history(project, tampered)
     head = _read_head(store, project, tampered)
+    return _expectation(project, rows, head, tampered, listed)
+
+
+def _expectation(
+    project: str,
+    rows: list[HistoryRow],
+    head: HistoryRow | None,
+    tampered: Tampered | None,
+    listed: bool,
+) -> Expectation | str | None:
+    """:func:`expectation_from_history` from the project's authentic rows and head."""
     if head is None and listed:
         # Without the head, the rows left may not include the latest: say so; compare
         # with them when some remain (each is authentic), else the source is unchecked.
@@ -145,11 +206,8 @@ def expectation_from_history(
             )
         if not rows:
             return f"{DriftSource.STORE.value} (the identity history of {project} was removed)"
-    named = head is not None and any(
-        (r.version, r.filename, r.record, r.sbom)
-        == (head.version, head.filename, head.record, head.sbom)
-        for r in rows
-    )
+    target = _identity(head) if head is not None else None
+    named = target is not None and any(_identity(r) == target for r in rows)
     if head is not None and not named and tampered is not None:
         tampered(
             f"the stored identity history of {project} {head.version} ({head.filename}) "
@@ -179,6 +237,9 @@ def history_rows(
     """One row per verified file of every PyPI component."""
     moment = time.time() if now is None else now
     rows = []
+    # The files of a release are usually signed by one identity: each distinct one is
+    # recorded once (the key holds everything its record is made of).
+    records: dict[tuple[object, ...], str] = {}
     for component in components:
         found = evidence.get(component.locator)
         if found is None or component.pypi is None or component.pypi.version is None:
@@ -186,7 +247,11 @@ def history_rows(
         for file in found.files:
             if file.status is not Status.VERIFIED or file.identity is None:
                 continue
-            record = record_json(identity_record(file.identity))
+            identity = file.identity
+            key = (_recorded(identity), *identity.trusted_publisher.items())
+            record = records.get(key)
+            if record is None:
+                record = records[key] = record_json(identity_record(identity))
             rows.append(
                 HistoryRow(
                     component.pypi.name,
@@ -247,10 +312,14 @@ def history_expectations(
             "the stored identity history manifest was removed while history remains; "
             "the store drift expectation of a project without a history head cannot be checked"
         )
+    wanted = sorted(set(projects))
+    # Every project's rows, then every head, each in a few queries (not two per project).
+    rows = store.history_many(wanted, tampered, remember=True)
+    heads = _read_heads(store, wanted, tampered)
     out: dict[str, Expectation | str] = {}
-    for project in sorted(set(projects)):
+    for project in wanted:
         listed = unlisted_history or (manifest is not None and project in manifest)
-        found = expectation_from_history(store, project, tampered, listed)
+        found = _expectation(project, rows.get(project, []), heads.get(project), tampered, listed)
         if found is not None:
             out[project] = found
     return out
@@ -275,8 +344,11 @@ def record_run(
     now = time.time()
     rows = history_rows(components, evidence, sbom, now)
     store.record_history(rows)
-    _put_heads(store, rows, _read_manifest(store, None))
+    # Heads read now (not when the run began): another run may have changed one since.
+    current = _read_heads(store, {row.project for row in rows}, None)
+    _put_heads(store, rows, _read_manifest(store, None), current)
     store.register(registration_rows(components, evidence, sbom, now))
+    store.forget()
     store.flush()
     problem = store.write_problem()
     if problem is None:

@@ -68,13 +68,14 @@ def record_sha256(record: str) -> str:
 
 def history_values(history: Sequence[tuple[HistoryRow, str]]) -> list[tuple[object, ...]]:
     """The ``history`` table's column values of each row with its MAC, in table order."""
+    digests: dict[str, str] = {}  # the files of a release usually share one record
     return [
         (
             r.project,
             r.version,
             r.filename,
             r.record,
-            record_sha256(r.record),
+            digests.get(r.record) or digests.setdefault(r.record, record_sha256(r.record)),
             r.sbom,
             r.first_seen,
             r.last_seen,
@@ -128,8 +129,12 @@ separators=(",", ":"))``, without building an encoder for every row)."""
 _GATHER = 0.05
 """Seconds the writer thread lets a trickle of queued writes gather before it commits them."""
 _BATCH = 500
-"""Most writes the writer thread commits in one transaction."""
+"""Most writes the writer thread commits in one transaction (about: a chunk counts whole)."""
+_CHUNK = 100
+"""History and SBOM rows are queued this many at a time (one queue item each)."""
 _STOP = object()
+_META_JSON = json.JSONEncoder(sort_keys=True)
+"""How an entry's meta (its fields and MAC) is stored: ``json.dumps(meta, sort_keys=True)``."""
 
 
 class Store(ABC):
@@ -149,6 +154,12 @@ class Store(ABC):
         # Set by flush() and close(): someone waits, so the writer stops gathering.
         self._hurry = threading.Event()
         self._write_error: BaseException | None = None
+        # What reads asked to remember (until forget()): the exact meta and fields of
+        # authentic body-less entries, and the MAC of authentic history rows. Only ever
+        # what this store computed or checked under its own key, so using them again
+        # gives the answer checking again would.
+        self._remembered: dict[tuple[str, str], tuple[str, dict[str, object]]] = {}
+        self._history_tags: dict[tuple[str, str, str, str, str], str] = {}
 
     # -- what a backend implements -----------------------------------------------
 
@@ -189,6 +200,10 @@ class Store(ABC):
     @abstractmethod
     def _history(self, project: str) -> list[tuple[HistoryRow, str]]:
         """Every history row of ``project`` with its MAC."""
+
+    def _history_many(self, projects: Sequence[str]) -> list[tuple[HistoryRow, str]]:
+        """:meth:`_history` for many projects (backends answer it in a few queries)."""
+        return [found for project in projects for found in self._history(project)]
 
     @abstractmethod
     def _delete_history(self, row: HistoryRow) -> None:
@@ -243,11 +258,19 @@ class Store(ABC):
         what: str,
         tampered: Tampered | None,
         again: str,
+        remember: bool = False,
     ) -> tuple[dict[str, object], bytes | None] | None:
         """The row's fields and body if it authenticates; else dropped and reported."""
         meta, body = raw
+        if remember and body is None:
+            known = self._remembered.get((kind, key))
+            if known is not None and known[0] == meta:
+                return dict(known[1]), None  # these very bytes authenticated before
         try:
-            return self._check(kind, key, meta, body)
+            fields, body = self._check(kind, key, meta, body)
+            if remember and body is None:
+                self._remembered[(kind, key)] = (meta, dict(fields))
+            return fields, body
         except _Dropped as problem:
             with contextlib.suppress(Exception):
                 self._delete(kind, key, meta)
@@ -262,10 +285,13 @@ class Store(ABC):
         what: Callable[[str], str],
         tampered: Tampered | None,
         again: str = "fetched",
+        remember: bool = False,
     ) -> dict[str, tuple[dict[str, object], bytes | None]]:
         """:meth:`get` for many keys at once: the authentic entries found, by key.
 
-        ``what(key)`` names an entry in the ``tampered`` report.
+        ``what(key)`` names an entry in the ``tampered`` report. With ``remember``, each
+        authentic entry without a body is remembered until :meth:`forget`, and one read
+        again byte for byte (by another ``remember`` read) is not checked again.
         """
         with self._pending_lock:
             pending = {
@@ -280,10 +306,15 @@ class Store(ABC):
         raws.update(pending)
         good = {}
         for key, raw in raws.items():
-            found = self._authentic(kind, key, raw, what(key), tampered, again)
+            found = self._authentic(kind, key, raw, what(key), tampered, again, remember)
             if found is not None:
                 good[key] = found
         return good
+
+    def forget(self) -> None:
+        """Drop what reads asked to remember (see :meth:`get_many`, :meth:`history_many`)."""
+        self._remembered.clear()
+        self._history_tags.clear()
 
     def _check(
         self, kind: str, key: str, meta: str, body: bytes | None
@@ -323,7 +354,7 @@ class Store(ABC):
         if body is not None:
             signed["body_sha256"] = hashlib.sha256(body).hexdigest()
         signed["mac"] = self._mac(kind, key, signed)
-        row: Row = (kind, key, json.dumps(signed, sort_keys=True), body)
+        row: Row = (kind, key, _META_JSON.encode(signed), body)
         with self._pending_lock:
             self._pending[(kind, key)] = row
         self._enqueue(("row", row))
@@ -331,27 +362,50 @@ class Store(ABC):
     # -- identity history --------------------------------------------------------
 
     def _history_mac(self, row: HistoryRow) -> str:
-        return mac(
-            self.key,
-            "bomguard-history",
-            row.project,
-            row.version,
-            row.filename,
-            row.record,
-            row.sbom,
-        )
+        return mac(self.key, "bomguard-history", *_history_content(row))
 
     def record_history(self, rows: Iterable[HistoryRow]) -> None:
         """Queue identity history rows for writing."""
-        for row in rows:
-            self._enqueue(("history", (row, self._history_mac(row))))
+        known = self._history_tags
+        signed = [(row, known.get(_history_content(row)) or self._history_mac(row)) for row in rows]
+        for start in range(0, len(signed), _CHUNK):
+            self._enqueue(("history", signed[start : start + _CHUNK]))
 
     def history(self, project: str, tampered: Tampered | None = None) -> list[HistoryRow]:
         """The authentic history rows of ``project`` (others are dropped and reported)."""
+        return self._authentic_history(self._history(project), tampered)
+
+    def history_many(
+        self, projects: Iterable[str], tampered: Tampered | None = None, remember: bool = False
+    ) -> dict[str, list[HistoryRow]]:
+        """:meth:`history` of many projects at once: the authentic rows of each project
+        that has any (others are dropped and reported). Unreadable now: none.
+
+        With ``remember``, each authentic row's MAC is kept until :meth:`forget`, and
+        :meth:`record_history` of the same row does not compute it again.
+        """
+        wanted = sorted(set(projects))
+        try:
+            raw = self._history_many(wanted) if wanted else []
+        except Exception:
+            raw = []
+        good: dict[str, list[HistoryRow]] = {}
+        for row in self._authentic_history(raw, tampered, remember):
+            good.setdefault(row.project, []).append(row)
+        return good
+
+    def _authentic_history(
+        self,
+        found: Iterable[tuple[HistoryRow, str]],
+        tampered: Tampered | None,
+        remember: bool = False,
+    ) -> list[HistoryRow]:
         good: list[HistoryRow] = []
-        for row, tag in self._history(project):
+        for row, tag in found:
             if hmac.compare_digest(tag, self._history_mac(row)):
                 good.append(row)
+                if remember:
+                    self._history_tags[_history_content(row)] = tag
                 continue
             with contextlib.suppress(Exception):
                 self._delete_history(row)
@@ -364,8 +418,9 @@ class Store(ABC):
 
     def register(self, rows: Iterable[SbomRow]) -> None:
         """Queue SBOM registrations and drift events for writing."""
-        for row in rows:
-            self._enqueue(("sbom", row))
+        listed = list(rows)
+        for start in range(0, len(listed), _CHUNK):
+            self._enqueue(("sbom", listed[start : start + _CHUNK]))
 
     # -- claims ------------------------------------------------------------------
 
@@ -400,7 +455,7 @@ class Store(ABC):
             batch = [self._queue.get()]
             self._take_queued(batch)
             if (
-                len(batch) < _BATCH
+                _weight(batch) < _BATCH
                 and all(isinstance(item, tuple) for item in batch)
                 and not self._hurry.is_set()
             ):
@@ -425,9 +480,9 @@ class Store(ABC):
                     if what == "row":
                         rows.append(value)
                     elif what == "history":
-                        history.append(value)
+                        history.extend(value)
                     else:
-                        sboms.append(value)
+                        sboms.extend(value)
             if rows or history or sboms:
                 try:
                     self._write(rows, history, sboms)
@@ -445,10 +500,13 @@ class Store(ABC):
                 return
 
     def _take_queued(self, batch: list[object]) -> None:
-        """Move what is queued into ``batch``, up to ``_BATCH`` items."""
+        """Move what is queued into ``batch``, up to about ``_BATCH`` writes."""
+        weight = _weight(batch)
         with contextlib.suppress(queue.Empty):
-            while len(batch) < _BATCH:
-                batch.append(self._queue.get_nowait())
+            while weight < _BATCH:
+                item = self._queue.get_nowait()
+                batch.append(item)
+                weight += _weight((item,))
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until every queued write is committed (or has failed)."""
@@ -477,3 +535,16 @@ class Store(ABC):
     @staticmethod
     def now() -> float:
         return time.time()
+
+
+def _weight(batch: Iterable[object]) -> int:
+    """How many writes the queue items of ``batch`` hold (a chunk of rows is one item)."""
+    return sum(
+        len(item[1]) if isinstance(item, tuple) and isinstance(item[1], list) else 1
+        for item in batch
+    )
+
+
+def _history_content(row: HistoryRow) -> tuple[str, str, str, str, str]:
+    """What a history row's MAC covers (not when it was seen)."""
+    return row.project, row.version, row.filename, row.record, row.sbom

@@ -173,6 +173,14 @@ class PostgresStore(Store):
             return []
         return [(HistoryRow(*r[:7]), r[7]) for r in found]
 
+    def _history_many(self, projects: Sequence[str]) -> list[tuple[HistoryRow, str]]:
+        found = self._run(
+            "SELECT project, version, filename, record, sbom, first_seen, last_seen, mac"
+            " FROM history WHERE project = ANY(%s)",
+            (list(projects),),
+        )
+        return [(HistoryRow(*r[:7]), r[7]) for r in found]
+
     def _delete_history(self, row: HistoryRow) -> None:
         self._run(
             "DELETE FROM history WHERE project=%s AND version=%s AND filename=%s"

@@ -155,6 +155,20 @@ class SqliteStore(Store):
             return []
         return [(HistoryRow(*r[:7]), r[7]) for r in found]
 
+    def _history_many(self, projects: Sequence[str]) -> list[tuple[HistoryRow, str]]:
+        found: list[tuple[HistoryRow, str]] = []
+        with self._lock:
+            for start in range(0, len(projects), 500):
+                chunk = projects[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                columns = "project, version, filename, record, sbom, first_seen, last_seen, mac"
+                rows = self._db.execute(
+                    f"SELECT {columns} FROM history WHERE project IN ({marks})",  # noqa: S608
+                    chunk,
+                )
+                found.extend((HistoryRow(*r[:7]), r[7]) for r in rows)
+        return found
+
     def _delete_history(self, row: HistoryRow) -> None:
         with self._lock:
             self._db.execute(

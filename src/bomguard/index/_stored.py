@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 __all__ = ["answer_from_store"]
 
+_RELEASES_AT_ONCE = 250
+"""Releases answered together: their stored rows, as read and checked, are held at once
+(all of 5,000 releases' rows at once added about 30 MiB to a warm run's peak)."""
+
 
 def answer_from_store(
     client: _Client, requests: Sequence[ReleaseRequest]
@@ -46,9 +50,19 @@ def answer_from_store(
     Pages read here are kept in ``client.pages`` (as done futures), so the fetching path
     does not read or parse them again.
     """
-    cache = client.cache
-    if cache is None or client.mirror is not None or client.options.hash_files:
+    if client.cache is None or client.mirror is not None or client.options.hash_files:
         return {}
+    answered: dict[ReleaseRequest, ReleaseFetch] = {}
+    for start in range(0, len(requests), _RELEASES_AT_ONCE):
+        answered.update(_answer(client, requests[start : start + _RELEASES_AT_ONCE]))
+    return answered
+
+
+def _answer(
+    client: _Client, requests: Sequence[ReleaseRequest]
+) -> dict[ReleaseRequest, ReleaseFetch]:
+    cache = client.cache
+    assert cache is not None
     _read_fresh_pages(client, requests)
     answered: dict[ReleaseRequest, ReleaseFetch] = {}
     plans: list[tuple[ReleasePlan, list[FetchedFile | tuple[FetchedFile, str, str]]]] = []

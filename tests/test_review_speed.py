@@ -119,3 +119,28 @@ def test_a_provenance_url_on_an_allowed_host_with_a_port_that_does_not_parse(
     code, statuses = _run(index_server, root, tmp_path, ["good", "evil"], *allow)
     assert code in (0, 1)
     assert statuses == {"good": "verified", "evil": "unknown"}
+
+
+def test_a_page_of_an_unexpected_content_type_is_refused_from_the_store_too(
+    index_server, sig, tmp_path
+):
+    """A page sent as ``text/plain`` is refused when fetched (``unexpected content type``),
+    but was stored first (with its ``Cache-Control`` freshness), and a warm run then read
+    the stored page as HTML: the same page the index sent, once ``unknown``, then
+    ``verified``. Fail closed, the same on either path."""
+    sigstore, root = sig
+    _publish(index_server, sigstore, "good")
+    filename = "evil-1.0-py3-none-any.whl"
+    sha = hashlib.sha256(filename.encode()).hexdigest()
+    provenance = sigstore.mint_provenance(filename, sha, GitHubIdentity(repository="o/evil"))
+    entry = index_server.add_file("evil", filename, sha256=sha, provenance=provenance)
+    html = (
+        f'<html><body><a href="{entry.file_url}#sha256={sha}" '
+        f'data-provenance="{entry.provenance_url}">{filename}</a></body></html>'
+    ).encode()
+    index_server.fault("/simple/evil/", body=html, headers=PYPI_CACHE_CONTROL)
+    index_server.fault("/simple/", headers=PYPI_CACHE_CONTROL)
+    first = _run(index_server, root, tmp_path, ["good", "evil"])
+    assert first[1] == {"good": "verified", "evil": "unknown"}
+    again = _run(index_server, root, tmp_path, ["good", "evil"])
+    assert again[1] == first[1]

@@ -541,17 +541,20 @@ class _Client:
                         fresh_until=fresh_until(response.headers.get("cache-control"), time.time()),
                     )
                 )
-        if content_type == SIMPLE_JSON or content_type == "application/json":
-            return self._parse_json(body, final_url)
-        if content_type in ("text/html", ""):
-            return self._parse_html(body, final_url)
-        raise _Failure(f"project page has unexpected content type {content_type!r}", 0)
+        return self._parse_typed(body, content_type, final_url)
 
     def parse_stored(self, cached: CachedPage, url: str) -> list[_PageFile]:
         """The files of a stored page (of ``url``); raises ``_Failure`` when it does not parse."""
-        if cached.content_type in (SIMPLE_JSON, "application/json"):
-            return self._parse_json(cached.body, url)
-        return self._parse_html(cached.body, url)
+        return self._parse_typed(cached.body, cached.content_type, url)
+
+    def _parse_typed(self, body: bytes, content_type: str, url: str) -> list[_PageFile]:
+        """The files of a page sent as ``content_type``: a page of another type is refused,
+        whether it just came or was stored (a stored page is the one the index sent)."""
+        if content_type in (SIMPLE_JSON, "application/json"):
+            return self._parse_json(body, url)
+        if content_type in ("text/html", ""):
+            return self._parse_html(body, url)
+        raise _Failure(f"project page has unexpected content type {content_type!r}", 0)
 
     def _parse_json(self, body: bytes, page_url: str) -> list[_PageFile]:
         try:

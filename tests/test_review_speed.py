@@ -144,3 +144,23 @@ def test_a_page_of_an_unexpected_content_type_is_refused_from_the_store_too(
     assert first[1] == {"good": "verified", "evil": "unknown"}
     again = _run(index_server, root, tmp_path, ["good", "evil"])
     assert again[1] == first[1]
+
+
+def test_hash_files_is_never_answered_from_the_store(index_server, sig, tmp_path):
+    """With ``--hash-files`` the bytes the index serves decide, in every run: a warm run
+    (page fresh, provenance stored) downloads again and still finds the other bytes."""
+    sigstore, root = sig
+    index_server.fault("/simple/", headers=PYPI_CACHE_CONTROL)
+    filename = "swapped-1.0-py3-none-any.whl"
+    content = b"the bytes that were signed"
+    sha = hashlib.sha256(content).hexdigest()
+    provenance = sigstore.mint_provenance(filename, sha, GitHubIdentity(repository="o/swapped"))
+    entry = index_server.add_file(
+        "swapped", filename, content=content, sha256=sha, provenance=provenance
+    )
+    _run(index_server, root, tmp_path, ["swapped"])  # the store: page and provenance
+    index_server.fault(entry.file_url, body=b"other bytes")
+    for _ in range(2):
+        code, statuses = _run(index_server, root, tmp_path, ["swapped"], "--hash-files")
+        assert statuses == {"swapped": "invalid"}
+        assert code == 1

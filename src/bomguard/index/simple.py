@@ -181,8 +181,13 @@ def project_page_url(index_url: str, project: str) -> str:
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    """A URL's scheme, host and port; a URL that does not parse (a port out of range or
+    not a number, an unclosed bracket) has an origin no index URL has (no scheme)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return "", "", None
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
@@ -429,7 +434,10 @@ class _Client:
                             return response
                         if response.is_redirect:
                             await response.aread()
-                            target = urljoin(current, response.headers.get("location", ""))
+                            try:
+                                target = urljoin(current, response.headers.get("location", ""))
+                            except ValueError:  # an unclosed IPv6 bracket
+                                target = ""  # no origin: refused below
                             if _origin(target) != _origin(url):
                                 raise _Failure(
                                     f"redirected off the index's origin to "
@@ -533,17 +541,20 @@ class _Client:
                         fresh_until=fresh_until(response.headers.get("cache-control"), time.time()),
                     )
                 )
-        if content_type == SIMPLE_JSON or content_type == "application/json":
-            return self._parse_json(body, final_url)
-        if content_type in ("text/html", ""):
-            return self._parse_html(body, final_url)
-        raise _Failure(f"project page has unexpected content type {content_type!r}", 0)
+        return self._parse_typed(body, content_type, final_url)
 
     def parse_stored(self, cached: CachedPage, url: str) -> list[_PageFile]:
         """The files of a stored page (of ``url``); raises ``_Failure`` when it does not parse."""
-        if cached.content_type in (SIMPLE_JSON, "application/json"):
-            return self._parse_json(cached.body, url)
-        return self._parse_html(cached.body, url)
+        return self._parse_typed(cached.body, cached.content_type, url)
+
+    def _parse_typed(self, body: bytes, content_type: str, url: str) -> list[_PageFile]:
+        """The files of a page sent as ``content_type``: a page of another type is refused,
+        whether it just came or was stored (a stored page is the one the index sent)."""
+        if content_type in (SIMPLE_JSON, "application/json"):
+            return self._parse_json(body, url)
+        if content_type in ("text/html", ""):
+            return self._parse_html(body, url)
+        raise _Failure(f"project page has unexpected content type {content_type!r}", 0)
 
     def _parse_json(self, body: bytes, page_url: str) -> list[_PageFile]:
         try:
@@ -553,6 +564,12 @@ class _Client:
         files = data.get("files") if isinstance(data, dict) else None
         if not isinstance(files, list):
             raise _Failure("project page has no 'files' list", 0)
+        try:
+            return self._json_files(files, page_url)
+        except ValueError as err:  # urljoin refuses the URL (an unclosed IPv6 bracket)
+            raise _Failure(f"project page has a URL that does not parse ({err})", 0) from None
+
+    def _json_files(self, files: list[Any], page_url: str) -> list[_PageFile]:
         out = []
         for entry in files:
             if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
@@ -585,6 +602,12 @@ class _Client:
             parser.feed(body.decode("utf-8"))
         except UnicodeDecodeError as err:
             raise _Failure("project page is not UTF-8", 0) from err
+        try:
+            return self._html_files(parser, page_url)
+        except ValueError as err:  # urljoin refuses the URL (an unclosed IPv6 bracket)
+            raise _Failure(f"project page has a URL that does not parse ({err})", 0) from None
+
+    def _html_files(self, parser: _HtmlPage, page_url: str) -> list[_PageFile]:
         out = []
         for anchor in parser.anchors:
             href = anchor.get("href") or ""
@@ -622,6 +645,8 @@ class _Client:
 
     def _allowed_off_origin(self, index_url: str, url: str, files: bool = False) -> bool:
         """Whether ``url`` may be fetched although it is not on the index's origin."""
+        if not _origin(url)[0]:
+            return False  # a URL that does not parse is fetched from nowhere
         host = (urlsplit(url).hostname or "").lower()
         if host in self.options.allowed_provenance_hosts:
             return True

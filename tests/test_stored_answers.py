@@ -208,6 +208,57 @@ def test_a_release_whose_page_links_relative_urls_is_answered_alike(sig, tmp_pat
     assert file_statuses(warm) == file_statuses(cold)
 
 
+def test_a_page_the_index_redirected_resolves_its_relative_urls_alike_when_stored(
+    index_server, sig, tmp_path
+):
+    """The index moved the page (a redirect on its own origin) and links provenance
+    relative to where it served it: a fresh stored copy resolves them against that place
+    too, not against the URL asked for (where another object is served)."""
+    sigstore, root = sig
+    filename = "alpha-1.0.tar.gz"
+    sha = hashlib.sha256(filename.encode()).hexdigest()
+    good = sigstore.mint_provenance(filename, sha, HONEST)
+    bad = sigstore.mint_provenance(filename, sha, HONEST, defect=Defect.BAD_SIGNATURE)
+    index_server.add_file("alpha", filename, sha256=sha, provenance=bad)  # at /integrity/...
+    page = {
+        "meta": {"api-version": "1.1"},
+        "name": "alpha",
+        "files": [
+            {
+                "filename": filename,
+                "url": f"../../files/{filename}",
+                "hashes": {"sha256": sha},
+                "provenance": f"../../integrity/alpha/1.0/{filename}/provenance",
+            }
+        ],
+    }
+    index_server.fault("/simple/alpha/", status=302, headers={"Location": "/moved/simple/alpha/"})
+    index_server.fault(
+        "/moved/simple/alpha/",
+        body=json.dumps(page).encode(),
+        headers={
+            "Content-Type": "application/vnd.pypi.simple.v1+json",
+            "ETag": '"moved-1"',
+            **PYPI_CACHE_CONTROL,
+        },
+    )
+    index_server.fault(
+        f"/moved/integrity/alpha/1.0/{filename}/provenance",
+        body=good,
+        headers={"Content-Type": "application/vnd.pypi.integrity.v1+json"},
+    )
+    assert _statuses(_run(index_server, root, tmp_path, ["alpha"])) == {"alpha": "verified"}
+    with Rows(tmp_path / "cache") as rows:
+        rows.sql("DELETE FROM entries WHERE kind IN (?, ?)", ("provenance", "verify"))
+    index_server.reset_log()
+
+    again = _run(index_server, root, tmp_path, ["alpha"])
+    assert again["alpha"]["bomguard:provenance:status"] == "verified"
+    assert [r.path for r in index_server.requests] == [
+        f"/moved/integrity/alpha/1.0/{filename}/provenance"
+    ]
+
+
 # -- the URL join ------------------------------------------------------------------
 
 

@@ -83,6 +83,9 @@ class CachedPage:
     last_modified: str | None
     fresh_until: float = 0.0
     """Unix time until which the index said the page may be used without asking again."""
+    served_from: str = ""
+    """The path (and query) the index served the page from after a redirect on its own
+    origin, which relative URLs in it resolve against; empty: ``url`` itself."""
 
 
 def fresh_until(cache_control: str | None, now: float) -> float:
@@ -286,6 +289,7 @@ class StoreCache:
             fresh = trusted_fresh_until(
                 freshness[0].get("fresh_until"), freshness[0].get("stored_at"), time.time()
             )
+        served = data.get("served_from")
         return CachedPage(
             url=url,
             body=body,
@@ -293,6 +297,7 @@ class StoreCache:
             etag=etag if isinstance(etag, str) else None,
             last_modified=modified if isinstance(modified, str) else None,
             fresh_until=fresh,
+            served_from=served if isinstance(served, str) and served.startswith("/") else "",
         )
 
     def put_page(self, page: CachedPage) -> None:
@@ -307,6 +312,8 @@ class StoreCache:
             "etag": page.etag,
             "last_modified": page.last_modified,
         }
+        if page.served_from:
+            fields["served_from"] = page.served_from
         self._put(_PAGES, {"url": page.url}, fields, page.body)
         self.touch_page(page)
 

@@ -174,6 +174,15 @@ def _join(base: str, href: str) -> str:
     return urljoin(base, href)
 
 
+def _served_from(url: str, final_url: str) -> str:
+    """The path and query of ``final_url`` when a redirect (on the same origin) moved the
+    page away from ``url``; else empty."""
+    if final_url == url:
+        return ""
+    parts = urlsplit(final_url)
+    return parts.path + (f"?{parts.query}" if parts.query else "") if parts.path else ""
+
+
 def project_page_url(index_url: str, project: str) -> str:
     """The URL of ``project``'s page on the index at ``index_url``."""
     base = index_url if index_url.endswith("/") else index_url + "/"
@@ -539,13 +548,17 @@ class _Client:
                         etag=response.headers.get("etag"),
                         last_modified=response.headers.get("last-modified"),
                         fresh_until=fresh_until(response.headers.get("cache-control"), time.time()),
+                        served_from=_served_from(url, final_url),
                     )
                 )
         return self._parse_typed(body, content_type, final_url)
 
     def parse_stored(self, cached: CachedPage, url: str) -> list[_PageFile]:
-        """The files of a stored page (of ``url``); raises ``_Failure`` when it does not parse."""
-        return self._parse_typed(cached.body, cached.content_type, url)
+        """The files of a stored page (of ``url``), its relative URLs resolved against where
+        the index served it from, as when it was fetched; raises ``_Failure`` when it does
+        not parse."""
+        base = urljoin(url, cached.served_from) if cached.served_from else url
+        return self._parse_typed(cached.body, cached.content_type, base)
 
     def _parse_typed(self, body: bytes, content_type: str, url: str) -> list[_PageFile]:
         """The files of a page sent as ``content_type``: a page of another type is refused,

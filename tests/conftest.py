@@ -100,6 +100,15 @@ def data_dir() -> Path:
 
 
 @pytest.fixture
+def fresh_stores() -> Iterator[None]:
+    """Every test opens its stores anew (a store stays open for the rest of a process)."""
+    from bomguard.store import _close_all
+
+    yield
+    _close_all()
+
+
+@pytest.fixture
 def index_server() -> Iterator[IndexServer]:
     """A fresh, empty index on 127.0.0.1 for one test."""
     with IndexServer() as server:

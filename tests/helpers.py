@@ -12,6 +12,9 @@ import pytest
 
 from bomguard.cli import main
 
+PYPI_CACHE_CONTROL = {"Cache-Control": "max-age=600, public"}
+"""What PyPI sends with its Simple and Integrity API answers (pages stay fresh 10 minutes)."""
+
 ATTESTATION_COMMENT = "bomguard: PEP 740 provenance (PyPI Integrity API)"
 
 

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import cdx, enrich_cli, props, pypi, write_json
+from helpers import PYPI_CACHE_CONTROL, cdx, enrich_cli, props, pypi, write_json
 from indexserver import IndexServer
 from virtual_sigstore import GitHubIdentity, VirtualSigstore
 
 from bomguard.store import _close_all
 
-PYPI_CACHE_CONTROL = {"Cache-Control": "max-age=600, public"}
+pytestmark = pytest.mark.usefixtures("fresh_stores")
 
 
 @pytest.fixture
@@ -25,12 +24,6 @@ def sig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[VirtualSigstor
     monkeypatch.setenv("BOMGUARD_CACHE_KEY_FILE", str(tmp_path / "config" / "cache-key"))
     sigstore = VirtualSigstore(seed=4242)
     return sigstore, sigstore.write_trusted_root(tmp_path / "trusted_root.json")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_stores() -> Iterator[None]:
-    yield
-    _close_all()
 
 
 def _publish(server: IndexServer, sigstore: VirtualSigstore, project: str, **extra: str) -> None:

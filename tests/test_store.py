@@ -25,6 +25,8 @@ from virtual_sigstore import Defect, GitHubIdentity, VirtualSigstore
 from bomguard.index.cache import row_key
 from bomguard.store import _close_all
 
+pytestmark = pytest.mark.usefixtures("fresh_stores")
+
 PROJECT = "octo-pkg"
 SDIST = "octo_pkg-1.0.tar.gz"
 SDIST_BYTES = b"the honest sdist of octo-pkg 1.0\n"
@@ -36,13 +38,6 @@ MALLORY = GitHubIdentity(repository="mallory/evil")
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_stores() -> Iterator[None]:
-    """Every test opens its stores anew (a store stays open for the rest of a process)."""
-    yield
-    _close_all()
 
 
 @pytest.fixture
@@ -77,6 +72,7 @@ def _enrich(
     version: str,
     *extra: str,
 ) -> tuple[int, dict[str, str], dict[str, object]]:
+
     sbom = write_json(tmp_path / f"{name}.json", cdx([pypi(PROJECT, version)]))
     sbom.write_text(sbom.read_text().replace("3e671687", _sha(name.encode())[:8]))
     out, verdict = tmp_path / f"{name}.out.json", tmp_path / f"{name}.verdict.json"

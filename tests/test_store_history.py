@@ -25,17 +25,13 @@ from virtual_sigstore import GitHubIdentity, VirtualSigstore
 
 from bomguard.store import _close_all, open_store
 
+pytestmark = pytest.mark.usefixtures("fresh_stores")
+
 OCTO = "octo-pkg"
 WIDGET = "widget"
 HONEST = GitHubIdentity(repository="octo/pkg")
 ACME = GitHubIdentity(repository="acme/widget")
 MALLORY = GitHubIdentity(repository="mallory/evil")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_stores() -> Iterator[None]:
-    yield
-    _close_all()
 
 
 @pytest.fixture

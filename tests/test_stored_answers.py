@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import pytest
-from helpers import cdx, enrich_cli, file_statuses, props, pypi, write_json
+from helpers import PYPI_CACHE_CONTROL, cdx, enrich_cli, file_statuses, props, pypi, write_json
 from hypothesis import given
 from hypothesis import strategies as st
 from indexserver import IndexServer
@@ -29,7 +29,8 @@ from bomguard.index.cache import row_key
 from bomguard.index.simple import _join, _on_index_origin, _origin
 from bomguard.store import _close_all
 
-PYPI_CACHE_CONTROL = {"Cache-Control": "max-age=600, public"}
+pytestmark = pytest.mark.usefixtures("fresh_stores")
+
 HONEST = GitHubIdentity(repository="octo/pkg")
 MALLORY = GitHubIdentity(repository="mallory/evil")
 
@@ -39,12 +40,6 @@ def sig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[VirtualSigstor
     monkeypatch.setenv("BOMGUARD_CACHE_KEY_FILE", str(tmp_path / "config" / "cache-key"))
     sigstore = VirtualSigstore(seed=2718)
     return sigstore, sigstore.write_trusted_root(tmp_path / "trusted_root.json")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_stores() -> Iterator[None]:
-    yield
-    _close_all()
 
 
 def _publish(server: IndexServer, sigstore: VirtualSigstore, project: str, version: str) -> None:
@@ -59,6 +54,7 @@ def _publish(server: IndexServer, sigstore: VirtualSigstore, project: str, versi
 def _run(
     server: IndexServer, root: Path, tmp_path: Path, names: list[str], *extra: str
 ) -> dict[str, dict[str, str]]:
+
     sbom = write_json(tmp_path / "in.json", cdx(pypi(n, "1.0") for n in names))
     out = tmp_path / "out.json"
     cache = ["--cache-dir", str(tmp_path / "cache"), *extra]

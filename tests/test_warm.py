@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import cdx, enrich_cli, props, pypi, run_cli, write_json
+from helpers import PYPI_CACHE_CONTROL, cdx, enrich_cli, props, pypi, run_cli, write_json
 from indexserver import IndexServer
 from storerows import Rows, pg_database
 from virtual_sigstore import Defect, GitHubIdentity, VirtualSigstore
@@ -26,7 +26,7 @@ from virtual_sigstore import Defect, GitHubIdentity, VirtualSigstore
 from bomguard.store import _close_all
 from bomguard.verify.batch import POOL_THRESHOLD, code_versions
 
-PYPI_CACHE_CONTROL = {"Cache-Control": "max-age=600, public"}
+pytestmark = pytest.mark.usefixtures("fresh_stores")
 
 
 @pytest.fixture
@@ -34,13 +34,6 @@ def sig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[VirtualSigstor
     monkeypatch.setenv("BOMGUARD_CACHE_KEY_FILE", str(tmp_path / "config" / "cache-key"))
     sigstore = VirtualSigstore(seed=4242)
     return sigstore, sigstore.write_trusted_root(tmp_path / "trusted_root.json")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_stores() -> Iterator[None]:
-    """Every test opens its stores anew (a store stays open for the rest of a process)."""
-    yield
-    _close_all()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -80,6 +73,7 @@ def _statuses(out: Path) -> dict[str, str]:
 def test_a_warm_run_asks_nothing_and_reports_what_the_cold_run_did(
     index_server, sig, store, tmp_path
 ):
+
     sigstore, root = sig
     names = _publish(index_server, sigstore, 30, bad=4)
     assert 2 * len(names) >= POOL_THRESHOLD  # enough files that a cold run verifies in a pool

@@ -329,3 +329,37 @@ def test_the_origin_check_is_the_parsed_comparison(index: str, url: str) -> None
         return _origin(url) == _origin(index)
 
     assert _outcome(_on_index_origin, url, index) == _outcome(parsed, url, index)
+
+
+@pytest.mark.parametrize("served_from", ["/moved/simple/a/", "//other.example/simple/a/"])
+def test_a_stored_page_resolves_against_the_place_it_was_served_from_on_its_origin(
+    served_from: str,
+) -> None:
+    """As the fetch resolved it: against the redirect target on the index's own origin,
+    never against another host (a served-from path that starts with ``//``)."""
+    import asyncio
+
+    from bomguard.index.cache import CachedPage
+    from bomguard.index.simple import IndexOptions, _Client
+
+    page = {
+        "meta": {"api-version": "1.1"},
+        "name": "a",
+        "files": [
+            {"filename": "a-1.0.tar.gz", "url": "a-1.0.tar.gz", "hashes": {}, "provenance": "p"}
+        ],
+    }
+    body = json.dumps(page).encode()
+    url = "http://index.example/simple/a/"
+
+    async def both() -> tuple[object, object]:
+        client = _Client(IndexOptions(index_url="http://index.example/simple/"), None)
+        stored = CachedPage(url, body, "application/json", None, None, 0.0, served_from)
+        fetched = client._parse_typed(
+            body, "application/json", f"http://index.example{served_from}"
+        )
+        return client.parse_stored(stored, url), fetched
+
+    stored, fetched = asyncio.run(both())
+    assert stored == fetched
+    assert all(f.url.startswith("http://index.example/") for f in stored)  # type: ignore[attr-defined]

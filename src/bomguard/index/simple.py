@@ -557,7 +557,11 @@ class _Client:
         """The files of a stored page (of ``url``), its relative URLs resolved against where
         the index served it from, as when it was fetched; raises ``_Failure`` when it does
         not parse."""
-        base = urljoin(url, cached.served_from) if cached.served_from else url
+        base = url
+        if cached.served_from:
+            # The same origin as asked (redirects never leave it), the path it was served from.
+            path, _, query = cached.served_from.partition("?")
+            base = urlunsplit(urlsplit(url)._replace(path=path, query=query, fragment=""))
         return self._parse_typed(cached.body, cached.content_type, base)
 
     def _parse_typed(self, body: bytes, content_type: str, url: str) -> list[_PageFile]:

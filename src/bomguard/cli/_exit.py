@@ -48,6 +48,7 @@ def leave(code: int) -> NoReturn:
     if not _quiet_exit_possible() or not _flushed():
         sys.exit(code)
     atexit._run_exitfuncs()
+    atexit._clear()  # run once: a fallback to Python's exit below does not run them again
     if not _flushed():
         sys.exit(code)
     os._exit(code)

@@ -136,21 +136,7 @@ def test_streamed_real_fixture_keeps_its_bytes_and_reverifies(real_index, tmp_pa
     for style, indent in INDENTS.items():
         sbom = _write(tmp_path / f"in-{style}.json", doc, indent)
         out = tmp_path / f"out-{style}.json"
-        code = run_cli(
-            [
-                "enrich",
-                str(sbom),
-                "-o",
-                str(out),
-                "--index-url",
-                server.index_url,
-                "--trust-root",
-                "embedded",
-                "--no-cache",
-                "--drift-depth",
-                "0",
-            ]
-        )
+        code = _enrich(sbom, out, server, "embedded")
         assert code in (0, 1), capsys.readouterr().err
         assert out.read_bytes() == _whole_document(out, sbom), style
         assert len(_attachments(json.loads(out.read_bytes()))) >= len(registered)

@@ -73,7 +73,7 @@ class Judge:
         from pypi_attestations import Attestation
         from sigstore.verify.policy import UnsafeNoOp
 
-        from bomguard.verify.verifier import _publisher_adapter
+        from bomguard.verify.verifier import _publisher_adapter, one_entry_bundle
 
         try:
             model = Attestation.model_validate(attestation)
@@ -96,14 +96,7 @@ class Judge:
                 policy,
             )
             try:
-                one = model.model_copy(
-                    update={
-                        "verification_material": model.verification_material.model_copy(
-                            update={"transparency_entries": [entry]}
-                        )
-                    }
-                )
-                bundle = one.to_bundle()
+                bundle = one_entry_bundle(model, entry)
                 payload_type, payload = self.reference.verify_dsse(bundle, policy)
                 expected = (
                     payload_type,

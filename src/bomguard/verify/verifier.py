@@ -68,6 +68,19 @@ class _AnyIdentity:
         return None
 
 
+def one_entry_bundle(attestation: Any, entry: object) -> Any:
+    """The Sigstore bundle of ``attestation`` (a pypi-attestations ``Attestation``) with
+    only the transparency-log entry ``entry``: each entry is verified on its own."""
+    one = attestation.model_copy(
+        update={
+            "verification_material": attestation.verification_material.model_copy(
+                update={"transparency_entries": [entry]}
+            )
+        }
+    )
+    return one.to_bundle()
+
+
 def _pae(payload_type: str, payload: bytes) -> bytes:
     """DSSE's pre-authentication encoding: what the signature covers."""
     kind = payload_type.encode("utf-8")
@@ -275,14 +288,7 @@ class ProvenanceVerifier:
                     payload_type, payload, certificate = fast
                 else:
                     # sigstore's full verifier: the reference, and every error's wording.
-                    one = attestation.model_copy(
-                        update={
-                            "verification_material": attestation.verification_material.model_copy(
-                                update={"transparency_entries": [entry]}
-                            )
-                        }
-                    )
-                    bundle = one.to_bundle()
+                    bundle = one_entry_bundle(attestation, entry)
                     payload_type, payload = self._verifier.verify_dsse(bundle, policy)
                     certificate = bundle.signing_certificate
             except Exception as err:

@@ -33,13 +33,13 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
-import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bomguard._installed import metadata_dirs
 from bomguard.policy.model import Policy, Reference, Rule, Scope, Severity, Waiver
 
 if TYPE_CHECKING:
@@ -67,8 +67,6 @@ _CHECKING_FILES = (
     "models.py",
     "drift/compare.py",
 )
-# Distributions the check runs on; any change among installed distributions is a miss.
-_DIST_SUFFIXES = (".dist-info", ".egg-info")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +110,7 @@ def revision() -> str | None:
             return None
         digest.update(f"\0{path.relative_to(root)}\0{len(body)}\0".encode())
         digest.update(body)
-    installed: set[str] = set()
-    for entry in sys.path:
-        with contextlib.suppress(OSError), os.scandir(entry or ".") as found:
-            installed.update(e.name for e in found if e.name.endswith(_DIST_SUFFIXES))
+    installed = {name for names in metadata_dirs() for name in names}
     digest.update("\0".join(["", *sorted(installed)]).encode())
     return digest.hexdigest()
 

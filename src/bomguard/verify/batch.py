@@ -21,7 +21,6 @@ import json
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -103,16 +102,15 @@ def _installed_version(dist: str) -> str | None:
     install names it ``{name}-{version}.dist-info``), else ``importlib.metadata``'s
     answer (which parses every candidate's metadata; importing it alone costs more than
     the rest of this)."""
+    from bomguard._installed import metadata_dirs
+
     prefix = dist.replace("-", "_") + "-"
-    for entry in sys.path:
-        try:
-            names = [n.lower() for n in os.listdir(entry or ".")]  # noqa: PTH208
-        except OSError:
-            continue
-        found = [n for n in names if n.startswith(prefix) and n.endswith(".dist-info")]
+    for names in metadata_dirs():
+        lowered = [n.lower() for n in names]
+        found = [n for n in lowered if n.startswith(prefix) and n.endswith(".dist-info")]
         if len(found) == 1 and "-" not in found[0][len(prefix) : -len(".dist-info")]:
             return found[0][len(prefix) : -len(".dist-info")]
-        if found or any(n.startswith(prefix) and n.endswith(".egg-info") for n in names):
+        if found or any(n.startswith(prefix) and n.endswith(".egg-info") for n in lowered):
             break  # not one plain wheel install here: ask importlib.metadata
     from importlib.metadata import PackageNotFoundError, version
 

@@ -979,27 +979,25 @@ async def _fetch_all(
     try:
         unique = list(dict.fromkeys(requests))
         started.update(unique)
+        # What the store answers whole first (and what those releases lead to); the rest
+        # is fetched below.
+        from bomguard.index._stored import answer_from_store
+
+        pending: collections.deque[ReleaseRequest] = collections.deque()
+        batch = unique
+        while batch:
+            answered = answer_from_store(client, batch)
+            pending.extend(r for r in batch if r not in answered)
+            batch = []
+            for request, fetch in answered.items():
+                results[request] = fetch
+                if follow is not None:
+                    more = [r for r in follow(fetch) if r not in started]
+                    started.update(more)
+                    batch.extend(more)
+
         # A bounded number of workers, not one task per release: 100,000 releases as
         # tasks at once held every coroutine, request and failure in memory together.
-        pending = collections.deque(unique)
-        if client.cache is not None:
-            # What the store answers whole first (and what those releases lead to); the
-            # rest is fetched below.
-            from bomguard.index._stored import answer_from_store
-
-            pending.clear()
-            batch = unique
-            while batch:
-                answered = answer_from_store(client, batch)
-                pending.extend(r for r in batch if r not in answered)
-                batch = []
-                for request, fetch in answered.items():
-                    results[request] = fetch
-                    if follow is not None:
-                        more = [r for r in follow(fetch) if r not in started]
-                        started.update(more)
-                        batch.extend(more)
-
         async def drain() -> None:
             while pending:
                 await one(pending.popleft())

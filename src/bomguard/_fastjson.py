@@ -100,11 +100,9 @@ def _depth(text: bytes) -> int:
     return depth
 
 
-def _reindent(piece: bytes, step: bytes, depth: int | None = None) -> bytes:
+def _reindent(piece: bytes, step: bytes, depth: int) -> bytes:
     """``piece`` of two-space indented JSON text with ``step`` for each level instead
-    (``depth``: :func:`_depth` of the whole text, if known; else found in ``piece``)."""
-    if depth is None:
-        depth = _depth(piece)
+    (``depth``: :func:`_depth` of the whole text the piece is cut from)."""
     # Deepest first; a rewritten line starts with NUL so that no shallower pattern
     # matches its indentation again, and NUL turns back into the newline at the end.
     for level in range(depth - 1, 0, -1):

@@ -22,19 +22,13 @@ like a new store.
 from __future__ import annotations
 
 import json
-import operator
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from bomguard.drift.compare import Expectation
-from bomguard.identity_record import (
-    RECORDED_FIELDS,
-    identity_from_record,
-    identity_record,
-    record_json,
-)
+from bomguard.identity_record import identity_from_record, identity_key, record_json
 from bomguard.models import Component, ComponentEvidence, DriftSource, Status
 from bomguard.store.interface import HistoryRow, SbomRow, Store, Tampered
 
@@ -45,10 +39,6 @@ __all__ = [
     "registration_rows",
     "sbom_label",
 ]
-
-_recorded = operator.attrgetter(*(attribute for _key, attribute in RECORDED_FIELDS))
-"""The :class:`~bomguard.models.Identity` fields its record holds (with its Trusted
-Publisher), as a tuple."""
 
 HEAD = "history-head"
 """Entry kind of a project's history head (keyed by project)."""
@@ -238,8 +228,8 @@ def history_rows(
     moment = time.time() if now is None else now
     rows = []
     # The files of a release are usually signed by one identity: each distinct one is
-    # recorded once (the key holds everything its record is made of).
-    records: dict[tuple[object, ...], str] = {}
+    # serialised once.
+    records: dict[tuple[tuple[str, str], ...], str] = {}
     for component in components:
         found = evidence.get(component.locator)
         if found is None or component.pypi is None or component.pypi.version is None:
@@ -247,11 +237,10 @@ def history_rows(
         for file in found.files:
             if file.status is not Status.VERIFIED or file.identity is None:
                 continue
-            identity = file.identity
-            key = (_recorded(identity), *identity.trusted_publisher.items())
+            key = identity_key(file.identity)
             record = records.get(key)
             if record is None:
-                record = records[key] = record_json(identity_record(identity))
+                record = records[key] = record_json(dict(key))
             rows.append(
                 HistoryRow(
                     component.pypi.name,
